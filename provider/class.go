@@ -1,0 +1,102 @@
+// Package provider owns the SecretProviderClass model (parameters and
+// objects), the AWS fetchers for Secrets Manager and SSM Parameter Store, the
+// value cache, the transforms (jmesPath) and the file set handed back to the
+// driver or written by the daemon itself.
+//
+// It never reads a pod's mount back, never chooses credentials (they arrive
+// per call from package auth) and never lets a SecretProviderClass pick an
+// endpoint: endpoints, TLS and proxies belong to the operator.
+package provider
+
+// ObjectType names the AWS service an object is read from.
+type ObjectType string
+
+const (
+	// SecretsManager objects are read with GetSecretValue / BatchGetSecretValue.
+	SecretsManager ObjectType = "secretsmanager"
+	// ParameterStore objects are read with SSM GetParameters.
+	ParameterStore ObjectType = "ssmparameter"
+)
+
+// Class is a validated SecretProviderClass: spec.parameters turned into a
+// plan that needs no further checks before I/O. Build one with ParseClass.
+type Class struct {
+	// Region is the primary region from the class's `region` parameter; empty
+	// when the class names none (the caller resolves it, then calls
+	// CheckRegions).
+	Region string
+	// FailoverRegion is the optional `failoverRegion`; empty when unset.
+	FailoverRegion string
+	// PathTranslation is the character that replaces "/" in file names, or ""
+	// when translation is off (`pathTranslation: False`).
+	PathTranslation string
+	// UsePodIdentity selects EKS Pod Identity instead of IRSA.
+	UsePodIdentity bool
+	// PreferredAddressType is "ipv4", "ipv6" or "auto" (lower case).
+	PreferredAddressType string
+	// Objects in the order the class lists them.
+	Objects []Object
+}
+
+// Object is one validated entry of the class's `objects` list.
+type Object struct {
+	// Index is the entry's position in `objects`, used in messages
+	// ("objects[2]").
+	Index int
+	// Name is objectName as written: a name or an ARN.
+	Name string
+	// Type is given or inferred from the ARN.
+	Type ObjectType
+	// Alias is objectAlias as written ("" when absent).
+	Alias string
+	// Version is objectVersion (Secrets Manager VersionId, SSM version number).
+	Version string
+	// VersionLabel is objectVersionLabel (VersionStage or SSM label).
+	VersionLabel string
+	// Mode is the file mode (filePermission, else the driver's permission).
+	Mode int32
+	// FileName is the relative, clean path of the object's file.
+	FileName string
+	// JMESPath lists extra files cut out of the JSON value.
+	JMESPath []JMESPathFile
+	// Failover is the object to read in the failover region; nil means the
+	// same Name/Version/VersionLabel there.
+	Failover *FailoverObject
+}
+
+// JMESPathFile is one `jmesPath` entry: an expression over the object's JSON
+// value whose string result becomes a file of its own.
+type JMESPathFile struct {
+	Path     string
+	FileName string
+	Mode     int32
+}
+
+// FailoverObject is the `failoverObject` of an entry.
+type FailoverObject struct {
+	Name         string
+	Version      string
+	VersionLabel string
+}
+
+// Value is what was read for one object in one region.
+type Value struct {
+	// Data is SecretString's bytes, SecretBinary's raw bytes, or the SSM value.
+	Data []byte
+	// Version is the Secrets Manager VersionId or the SSM version number of
+	// exactly this value.
+	Version string
+}
+
+// File is one file of the mount: what the driver writes (driver-writes mode)
+// or what the daemon writes itself.
+type File struct {
+	// Path is relative, clean, without "..".
+	Path string
+	// Mode is 0-0777.
+	Mode int32
+	// Contents is the file's bytes.
+	Contents []byte
+	// Version is the object version reported for this file.
+	Version string
+}

@@ -1,0 +1,204 @@
+// Package failure is the project's one error taxonomy: every error that can
+// end a Mount is classified here into a Kind, which the server maps to a gRPC
+// code and a metric label. AWS SDK errors are classified by their modelled
+// fault (client or server) and code, and their text is reduced to the code and
+// AWS's own message, without request ids.
+//
+// It must never put a secret value, token or credential in an error: callers
+// pass names, regions and causes, never payloads.
+package failure
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/smithy-go"
+)
+
+// Kind is the class of a failure; it decides the gRPC code the driver sees
+// and whether the failover region may cover it.
+type Kind int
+
+const (
+	// Internal is a bug or an unexpected condition in the daemon.
+	Internal Kind = iota
+	// InvalidArgument is a bad SecretProviderClass or bad request attributes.
+	InvalidArgument
+	// PermissionDenied is an AWS or STS denial for the pod's identity.
+	PermissionDenied
+	// NotFound is a secret, parameter or version that does not exist.
+	NotFound
+	// FailedPrecondition is a cluster set-up problem the user must fix first:
+	// a missing token audience, a ServiceAccount without a role, no region.
+	FailedPrecondition
+	// Unauthenticated is a token AWS or the daemon refused as invalid or expired.
+	Unauthenticated
+	// Throttled is AWS throttling left after the SDK's retries.
+	Throttled
+	// Unavailable is an AWS server fault or a network failure.
+	Unavailable
+	// Timeout is a deadline reached before AWS answered.
+	Timeout
+	// TooLarge is an answer larger than the driver accepts.
+	TooLarge
+)
+
+var kindNames = [...]string{
+	Internal:           "Internal",
+	InvalidArgument:    "InvalidArgument",
+	PermissionDenied:   "PermissionDenied",
+	NotFound:           "NotFound",
+	FailedPrecondition: "FailedPrecondition",
+	Unauthenticated:    "Unauthenticated",
+	Throttled:          "Throttled",
+	Unavailable:        "Unavailable",
+	Timeout:            "Timeout",
+	TooLarge:           "TooLarge",
+}
+
+func (k Kind) String() string {
+	if k >= 0 && int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
+// Error is a classified failure. Its message is what users read in
+// `kubectl describe pod`: it names the object, the region and the cause.
+type Error struct {
+	Kind Kind
+	Msg  string
+	Err  error
+}
+
+func (e *Error) Error() string {
+	if e.Err == nil {
+		return e.Msg
+	}
+	if e.Msg == "" {
+		return Describe(e.Err)
+	}
+	return e.Msg + ": " + Describe(e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// New returns a classified error with a formatted message.
+func New(kind Kind, format string, args ...any) error {
+	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Wrap classifies err as kind and prefixes it with a formatted message.
+func Wrap(kind Kind, err error, format string, args ...any) error {
+	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...), Err: err}
+}
+
+// WrapAWS prefixes err with a formatted message and classifies it from the
+// AWS error it carries (see KindOf).
+func WrapAWS(err error, format string, args ...any) error {
+	return &Error{Kind: KindOf(err), Msg: fmt.Sprintf(format, args...), Err: err}
+}
+
+// KindOf classifies any error: an *Error keeps its Kind; an AWS API error is
+// classified by its code and fault; deadlines and network errors by type.
+func KindOf(err error) Kind {
+	if err == nil {
+		return Internal
+	}
+	var fe *Error
+	if errors.As(err, &fe) && (fe.Err == nil || fe.Kind != Internal) {
+		return fe.Kind
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		return kindOfAPI(api)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return Timeout
+	}
+	var qe *retry.MaxAttemptsError
+	if errors.As(err, &qe) {
+		return Unavailable
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		if ne.Timeout() {
+			return Timeout
+		}
+		return Unavailable
+	}
+	if errors.Is(err, context.Canceled) {
+		return Unavailable
+	}
+	return Internal
+}
+
+func kindOfAPI(api smithy.APIError) Kind {
+	code := api.ErrorCode()
+	switch {
+	case code == "AccessDeniedException" || code == "AccessDenied" ||
+		code == "UnrecognizedClientException" || code == "RegionDisabledException":
+		return PermissionDenied
+	case code == "ExpiredTokenException" || code == "InvalidIdentityToken" ||
+		code == "IDPRejectedClaim" || code == "InvalidClientTokenId":
+		return Unauthenticated
+	case code == "ResourceNotFoundException" || code == "ParameterNotFound" ||
+		code == "ParameterVersionNotFound" || code == "ParameterVersionLabelNotFound":
+		return NotFound
+	case strings.Contains(code, "Throttl") || code == "TooManyRequestsException" ||
+		code == "RequestLimitExceeded":
+		return Throttled
+	case code == "InvalidParameterException" || code == "InvalidRequestException" ||
+		code == "ValidationException" || code == "InvalidKeyId" || code == "ValidationError":
+		return InvalidArgument
+	case code == "DecryptionFailure" || code == "KMSAccessDeniedException":
+		return PermissionDenied
+	}
+	if api.ErrorFault() == smithy.FaultClient {
+		return FailedPrecondition
+	}
+	return Unavailable
+}
+
+// IsClientFault reports whether err is an AWS error the SDK classifies as the
+// caller's fault (a modelled error such as AccessDenied or
+// ResourceNotFound). SPEC section 5: only those fail a mount outright; any
+// other failure of the primary region is covered by the failover region.
+func IsClientFault(err error) bool {
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		return false
+	}
+	if strings.Contains(api.ErrorCode(), "Throttl") || api.ErrorCode() == "TooManyRequestsException" {
+		return false
+	}
+	return api.ErrorFault() == smithy.FaultClient
+}
+
+// Describe reduces err to text safe to show users: for AWS errors the code
+// and AWS's message (no request id, no HTTP dump); otherwise err's text.
+func Describe(err error) string {
+	if err == nil {
+		return ""
+	}
+	var fe *Error
+	if errors.As(err, &fe) && fe != err {
+		return err.Error()
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		msg := api.ErrorMessage()
+		if msg == "" {
+			return api.ErrorCode()
+		}
+		return api.ErrorCode() + ": " + msg
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timed out waiting for AWS"
+	}
+	return err.Error()
+}
