@@ -1,0 +1,306 @@
+//go:build e2e
+
+// Package scenarios is the end-to-end suite: what a user of the provider sees
+// when the real Secrets Store CSI Driver, a real kube-apiserver and our daemon
+// run together against moto, with the test playing kubelet. Each test is one
+// scenario of issue 3 and asserts on files in the pod's tmpfs, their modes,
+// Kubernetes Secrets and the error text kubelet would show.
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/csi-provider-aws/csi-provider-aws/e2e/cluster"
+	"github.com/csi-provider-aws/csi-provider-aws/e2e/kubelet"
+)
+
+const (
+	// nodeName is the shared driver's --nodeid and the daemon's node.
+	nodeName = "e2e-node"
+	// primaryRegion is the node's region label; failoverRegion the other.
+	primaryRegion  = "us-west-2"
+	failoverRegion = "us-east-1"
+	// account is moto's default account.
+	account = "123456789012"
+	// pollInterval is the driver's --rotation-poll-interval: a republish
+	// sooner than this after the last write does not reach the provider.
+	pollInterval = 4 * time.Second
+)
+
+// env is what every scenario shares: one control plane, one moto, one
+// daemon, and driver v1.6.1 with its kubelet stand-in. Scenarios that need
+// something else (driver v1.5.6, a daemon without the tap) start their own.
+var env *environment
+
+type environment struct {
+	ws       *cluster.Workspace
+	repoRoot string
+	cp       *cluster.ControlPlane
+
+	moto    *cluster.Moto
+	aws     *cluster.AWSProxy // the daemon's AWS_ENDPOINT_URL
+	agent   *cluster.PodIdentityAgent
+	daemon  *cluster.Daemon
+	tap     *cluster.ProviderTap // <providers>/aws.sock -> daemon
+	driver  *cluster.Driver      // v1.6.1
+	kubelet *kubelet.Kubelet
+
+	daemonBin        string
+	driverKubeconfig string
+
+	// Clients that seed moto directly (not through the fault proxy).
+	sm  map[string]*secretsmanager.Client
+	ssm map[string]*ssm.Client
+}
+
+func TestMain(m *testing.M) {
+	if code, handled := cluster.ReexecInPrivateMountNamespace(); handled {
+		os.Exit(code)
+	}
+	flag.Parse()
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if err := cluster.CleanStale(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: cleaning what earlier runs left: %v\n", err)
+	}
+	ci := os.Getenv("CI") == "true"
+	start := time.Now()
+	e, err := setUp()
+	if e != nil {
+		env = e
+		defer func() {
+			kept, err := e.ws.Teardown(failed)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "e2e: teardown: %v\n", err)
+			}
+			if kept != "" {
+				fmt.Fprintf(os.Stderr, "e2e: logs of the failed run kept in %s\n", kept)
+			}
+		}()
+	}
+	if err != nil {
+		var skip skipError
+		if errors.As(err, &skip) && !ci {
+			fmt.Printf("e2e: skipped: %v\n", err)
+			return 0
+		}
+		fmt.Fprintf(os.Stderr, "e2e: setting up: %v\n", err)
+		failed = true
+		return 1
+	}
+	fmt.Printf("e2e: environment up in %v (workspace %s)\n", time.Since(start).Round(time.Millisecond), e.ws.Dir)
+	stopWatchdog := watchdog(e)
+	defer stopWatchdog()
+	code := m.Run()
+	if code != 0 {
+		failed = true
+	}
+	return code
+}
+
+// failed keeps the logs at teardown.
+var failed bool
+
+type skipError struct{ error }
+
+// watchdog tears down shortly before go test's -timeout would kill the
+// binary without running any cleanup.
+func watchdog(e *environment) (stop func()) {
+	f := flag.Lookup("test.timeout")
+	if f == nil {
+		return func() {}
+	}
+	d, _ := time.ParseDuration(f.Value.String())
+	if d <= 30*time.Second {
+		return func() {}
+	}
+	t := time.AfterFunc(d-20*time.Second, func() {
+		buf := make([]byte, 1<<20)
+		n := runtime.Stack(buf, true)
+		fmt.Fprintf(os.Stderr, "e2e: -timeout %v nearly reached; tearing down\n%s\n", d, buf[:n])
+		kept, _ := e.ws.Teardown(true)
+		fmt.Fprintf(os.Stderr, "e2e: logs kept in %s\n", kept)
+		os.Exit(1)
+	})
+	return func() { t.Stop() }
+}
+
+func setUp() (*environment, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	for _, b := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "secrets-store-csi-driver-v1.6.1", "secrets-store-csi-driver-v1.5.6"} {
+		if _, err := cluster.Binary(b); err != nil {
+			return nil, skipError{err}
+		}
+	}
+	ws, err := cluster.NewWorkspace()
+	if err != nil {
+		return nil, err
+	}
+	e := &environment{ws: ws}
+	if e.repoRoot, err = cluster.RepoRoot(); err != nil {
+		return e, err
+	}
+
+	// The daemon builds while the control plane starts.
+	e.daemonBin = ws.Path("bin", "csi-provider-aws")
+	built := make(chan error, 1)
+	go func() { built <- cluster.BuildDaemon(e.repoRoot, e.daemonBin) }()
+
+	t0 := time.Now()
+	if e.cp, err = cluster.StartControlPlane(ctx, ws); err != nil {
+		return e, err
+	}
+	logf("control plane ready in %v", time.Since(t0).Round(time.Millisecond))
+
+	if e.moto, err = cluster.StartMoto(ctx, ws); err != nil {
+		if errors.Is(err, cluster.ErrMotoMissing) {
+			return e, skipError{err}
+		}
+		return e, err
+	}
+	if e.aws, err = cluster.StartAWSProxy(e.moto.URL); err != nil {
+		return e, err
+	}
+	if e.agent, err = cluster.StartPodIdentityAgent(e.cp.Client); err != nil {
+		return e, err
+	}
+	e.seedClients()
+
+	if err := e.installDriverObjects(ctx); err != nil {
+		return e, err
+	}
+	if err := e.createNode(ctx, nodeName); err != nil {
+		return e, err
+	}
+
+	if err := <-built; err != nil {
+		return e, err
+	}
+	providers, _ := ws.Mkdir("providers")
+	daemonDir, _ := ws.Mkdir("daemon")
+	if e.daemon, err = e.startDaemon(ctx, daemonDir); err != nil {
+		return e, err
+	}
+	if e.tap, err = cluster.StartProviderTap(filepath.Join(providers, "aws.sock"), e.daemon.SocketPath); err != nil {
+		return e, err
+	}
+	if e.driver, err = cluster.StartDriver(ctx, ws, cluster.DriverOptions{
+		Version:              "v1.6.1",
+		NodeID:               nodeName,
+		ProviderDir:          providers,
+		Kubeconfig:           e.driverKubeconfig,
+		RotationPollInterval: pollInterval,
+	}); err != nil {
+		return e, err
+	}
+	if e.kubelet, err = kubelet.New(e.cp.Client, e.driver.Endpoint, cluster.DriverName, nodeName, ws.Path("kubelet")); err != nil {
+		return e, err
+	}
+	return e, nil
+}
+
+// installDriverObjects applies the driver's CRDs and RBAC (both versions'),
+// the CSIDriver object, and writes a kubeconfig with the driver's own
+// least-privilege ServiceAccount token.
+func (e *environment) installDriverObjects(ctx context.Context) error {
+	for _, v := range []string{"v1.6.1", "v1.5.6"} {
+		dir, err := cluster.DriverModuleDir(e.repoRoot, v)
+		if err != nil {
+			return err
+		}
+		files := cluster.DriverManifests(dir, v)
+		if v == "v1.5.6" {
+			files = files[len(files)-2:] // only its extra RBAC; v1.6.1's CRDs serve both
+		}
+		if err := e.cp.Apply(ctx, files...); err != nil {
+			return fmt.Errorf("applying driver %s manifests: %w", v, err)
+		}
+	}
+	if err := e.cp.SetCSIDriver(ctx, cluster.DefaultCSIDriver); err != nil {
+		return fmt.Errorf("CSIDriver: %w", err)
+	}
+	tok, err := e.cp.ServiceAccountToken(ctx, "kube-system", "secrets-store-csi-driver", 2*time.Hour)
+	if err != nil {
+		return err
+	}
+	e.driverKubeconfig = e.ws.Path("kubeconfig-driver")
+	return e.cp.WriteKubeconfig(e.driverKubeconfig, tok)
+}
+
+func (e *environment) createNode(ctx context.Context, name string) error {
+	_, err := e.cp.Client.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{
+		Name: name,
+		Labels: map[string]string{
+			"topology.kubernetes.io/region": primaryRegion,
+			"topology.kubernetes.io/zone":   primaryRegion + "a",
+			"kubernetes.io/hostname":        name,
+		},
+	}}, metav1.CreateOptions{})
+	return err
+}
+
+// startDaemon starts our daemon listening in dir, pointed at the fault
+// proxy, the fake Pod Identity agent and the shared node.
+func (e *environment) startDaemon(ctx context.Context, dir string) (*cluster.Daemon, error) {
+	return cluster.StartDaemon(ctx, e.ws, cluster.DaemonOptions{
+		Bin:            e.daemonBin,
+		SocketDir:      dir,
+		Kubeconfig:     e.cp.KubeconfigPath,
+		NodeName:       nodeName,
+		EndpointURL:    e.aws.URL,
+		PodIdentityURL: e.agent.URL,
+		Verbosity:      2,
+	})
+}
+
+func (e *environment) seedClients() {
+	e.sm = map[string]*secretsmanager.Client{}
+	e.ssm = map[string]*ssm.Client{}
+	creds := credentials.NewStaticCredentialsProvider("AKIDSEED", "seed-secret", "")
+	for _, r := range []string{primaryRegion, failoverRegion} {
+		cfg := aws.Config{Region: r, Credentials: creds, BaseEndpoint: aws.String(e.moto.URL)}
+		e.sm[r] = secretsmanager.NewFromConfig(cfg)
+		e.ssm[r] = ssm.NewFromConfig(cfg)
+	}
+}
+
+func logf(format string, args ...any) {
+	fmt.Printf("e2e: "+format+"\n", args...)
+}
+
+// lines of a log that contain every one of subs.
+func grepLines(log string, subs ...string) []string {
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
+		ok := true
+		for _, s := range subs {
+			if !strings.Contains(l, s) {
+				ok = false
+				break
+			}
+		}
+		if ok && l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
