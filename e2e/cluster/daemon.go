@@ -122,10 +122,3 @@ func (d *Daemon) Restart(ctx context.Context) error {
 	d.Stop()
 	return d.start(ctx)
 }
-
-// Crash kills the daemon with SIGKILL (leaving its socket file behind) and
-// starts it again.
-func (d *Daemon) Crash(ctx context.Context) error {
-	d.Proc.Kill()
-	return d.start(ctx)
-}

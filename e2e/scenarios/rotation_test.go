@@ -1,0 +1,112 @@
+//go:build e2e
+
+package scenarios
+
+import (
+	"fmt"
+	"testing"
+
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// TestRotation: with --enable-secret-rotation the driver forwards a
+// republish to the provider only once --rotation-poll-interval has passed
+// since it last wrote the files. A republish sooner does not reach the
+// daemon (counted on the provider socket, not guessed from sleeps); the next
+// one after the interval brings the new Secrets Manager value and the
+// overwritten SSM parameter.
+func TestRotation(t *testing.T) {
+	ns := newNamespace(t)
+	sa := irsaServiceAccount(t, ns)
+	secret := ns + "-rotating"
+	createSecret(t, primaryRegion, secret, "sm-v1")
+	param := ns + "-rotating-param"
+	putParameter(t, primaryRegion, param, "ssm-v1", ssmtypes.ParameterTypeSecureString)
+	createSPC(t, ns, spc{Name: "rotating", Parameters: map[string]string{"region": primaryRegion, "objects": fmt.Sprintf(`
+- objectName: %q
+  objectType: secretsmanager
+  objectAlias: sm
+- objectName: %q
+  objectType: ssmparameter
+  objectAlias: ssm
+`, secret, param)}})
+
+	p := mounted(t, ns, sa, "rotating")
+	p.wantFile(t, "sm", "sm-v1")
+	p.wantFile(t, "ssm", "ssm-v1")
+	if n := env.tap.MountCount(p.Vol.TargetPath); n != 1 {
+		t.Fatalf("Mount calls after the first publish = %d, want 1", n)
+	}
+
+	putSecretValue(t, primaryRegion, secret, "sm-v2")
+	putParameter(t, primaryRegion, param, "ssm-v2", ssmtypes.ParameterTypeSecureString)
+
+	t.Run("a republish before the interval does not reach the daemon", func(t *testing.T) {
+		p.mustPublish(t)
+		if n := env.tap.MountCount(p.Vol.TargetPath); n != 1 {
+			t.Errorf("Mount calls after an early republish = %d, want still 1", n)
+		}
+		p.wantFile(t, "sm", "sm-v1")
+		p.wantFile(t, "ssm", "ssm-v1")
+	})
+
+	t.Run("the next republish after the interval brings the new values", func(t *testing.T) {
+		p.waitPastPollInterval(t)
+		p.mustPublish(t)
+		if n := env.tap.MountCount(p.Vol.TargetPath); n != 2 {
+			t.Errorf("Mount calls after the republish past the interval = %d, want 2", n)
+		}
+		p.wantFile(t, "sm", "sm-v2")
+		p.wantFile(t, "ssm", "ssm-v2")
+		for _, m := range env.tap.Mounts(p.Vol.TargetPath) {
+			if m.Code != "OK" {
+				t.Errorf("a Mount failed: %s %s", m.Code, m.Message)
+			}
+		}
+	})
+}
+
+// TestSyncToKubernetesSecret: spec.secretObjects makes the driver create a
+// Kubernetes Secret from the mounted files, and update it after rotation.
+func TestSyncToKubernetesSecret(t *testing.T) {
+	ns := newNamespace(t)
+	sa := irsaServiceAccount(t, ns)
+	user := ns + "-db-user"
+	pass := ns + "-db-pass"
+	createSecret(t, primaryRegion, user, "admin")
+	createSecret(t, primaryRegion, pass, "pass-v1")
+	createSPC(t, ns, spc{
+		Name: "synced",
+		Parameters: map[string]string{"region": primaryRegion, "objects": fmt.Sprintf(`
+- objectName: %q
+  objectAlias: username
+- objectName: %q
+  objectAlias: password
+`, user, pass)},
+		SecretObjects: []map[string]any{{
+			"secretName": "db-creds",
+			"type":       "Opaque",
+			"labels":     map[string]any{"app": "db"},
+			"data": []any{
+				map[string]any{"objectName": "username", "key": "user"},
+				map[string]any{"objectName": "password", "key": "pass"},
+			},
+		}},
+	})
+
+	p := mounted(t, ns, sa, "synced")
+	s := waitSecret(t, ns, "db-creds", func(s *corev1.Secret) bool { return len(s.Data) == 2 })
+	if string(s.Data["user"]) != "admin" || string(s.Data["pass"]) != "pass-v1" {
+		t.Errorf("Secret db-creds = user %q pass %q, want admin / pass-v1", s.Data["user"], s.Data["pass"])
+	}
+	if s.Labels["app"] != "db" || s.Labels["secrets-store.csi.k8s.io/managed"] != "true" {
+		t.Errorf("Secret labels = %v, want app=db and secrets-store.csi.k8s.io/managed=true", s.Labels)
+	}
+
+	putSecretValue(t, primaryRegion, pass, "pass-v2")
+	p.waitPastPollInterval(t)
+	p.mustPublish(t)
+	p.wantFile(t, "password", "pass-v2")
+	waitSecret(t, ns, "db-creds", func(s *corev1.Secret) bool { return string(s.Data["pass"]) == "pass-v2" })
+}
