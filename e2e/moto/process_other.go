@@ -1,0 +1,9 @@
+//go:build !unix
+
+package moto
+
+import "os/exec"
+
+func ownProcessGroup(*exec.Cmd) {}
+
+func signalGroup(cmd *exec.Cmd, _ bool) { _ = cmd.Process.Kill() }
