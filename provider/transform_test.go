@@ -1,0 +1,119 @@
+package provider
+
+import (
+	"strings"
+	"testing"
+)
+
+// jmesObject is an object with one jmesPath entry, built directly so the
+// tests reach extractJMESPath with expressions ParseClass would refuse too.
+func jmesObject(paths ...string) *Object {
+	o := &Object{Index: 0, Name: "db", Type: SecretsManager, FileName: "db", Mode: 0o644}
+	for i, p := range paths {
+		o.JMESPath = append(o.JMESPath, JMESPathFile{Path: p, FileName: "f" + string(rune('a'+i)), Mode: 0o644})
+	}
+	return o
+}
+
+func TestJMESPathStringResultsBecomeFiles(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, value, path, want string
+	}{
+		{"a top-level field is selected", dbJSON, "username", "admin"},
+		{"a nested field is selected", dbJSON, "opts.ssl", "on"},
+		{"an array element is selected", dbJSON, "hosts[1]", "b"},
+		{"a function that returns a string is allowed", dbJSON, "join(',', hosts)", "a,b"},
+		{"a number turned into a string is allowed", dbJSON, "to_string(port)", "5432"},
+		{"a quoted key with a dash is selected", `{"db-user":"x"}`, `"db-user"`, "x"},
+		{"an empty string makes an empty file", `{"a":""}`, "a", ""},
+		{"unicode survives", `{"a":"pässwörd ✓"}`, "a", "pässwörd ✓"},
+		{"escapes in JSON are decoded", `{"a":"line1\nline2\u0000"}`, "a", "line1\nline2\x00"},
+		{"a value that is a JSON string can be selected whole", `"just a string"`, "@", "just a string"},
+		{"a filter expression is allowed", `{"users":[{"n":"a","r":"x"},{"n":"b","r":"y"}]}`, "users[?n=='b'] | [0].r", "y"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := extractJMESPath(jmesObject(tc.path), []byte(tc.value))
+			if err != nil {
+				t.Fatalf("extractJMESPath(%q) = %v", tc.path, err)
+			}
+			if string(got[0]) != tc.want {
+				t.Errorf("extractJMESPath(%q) = %q, want %q", tc.path, got[0], tc.want)
+			}
+		})
+	}
+}
+
+func TestJMESPathEvaluatesEveryEntryOfAnObject(t *testing.T) {
+	t.Parallel()
+	got, err := extractJMESPath(jmesObject("username", "password", "opts.ssl"), []byte(dbJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"admin", "s3cr3t-Pa55", "on"}
+	for i := range want {
+		if string(got[i]) != want[i] {
+			t.Errorf("entry %d = %q, want %q", i, got[i], want[i])
+		}
+	}
+}
+
+// TestJMESPathErrorsNeverQuoteTheValue tries every way an expression can
+// fail over a value holding a marker, and checks the marker never shows.
+func TestJMESPathErrorsNeverQuoteTheValue(t *testing.T) {
+	t.Parallel()
+	const marker = "TOPSECRET-marker"
+	values := []string{
+		marker,
+		`{"a":"` + marker + `"`,
+		`{"a":"` + marker + `","n":1,"o":{"k":"` + marker + `"},"l":["` + marker + `"]}`,
+		`["` + marker + `"]`,
+		`"` + marker + `"`,
+		`{"` + marker + `":1}`,
+	}
+	paths := []string{
+		"n", "o", "l", "missing", "a", "@", "*", "keys(@)", "abs(a)", "length(n)", "to_number(a)",
+		"sort_by(l, &@)", "max_by(l, &@)", "contains(n, a)", "ends_with(n, a)", "join(',', @)",
+		"merge(a, o)", "not_null(n)", "values(a)", "starts_with(a, n)", "avg(l)", "to_array(a)",
+		"a | length(@)", "l[?@ == a] | [0] | abs(@)", "nope(@)",
+	}
+	for _, v := range values {
+		for _, p := range paths {
+			_, err := extractJMESPath(jmesObject(p), []byte(v))
+			if err != nil && strings.Contains(err.Error(), "TOPSECRET") {
+				t.Errorf("path %q over a value: error %q reveals the value", p, err)
+			}
+		}
+	}
+}
+
+// panicky is a JMESPath whose evaluation panics, as a library bug could.
+type panicky struct{}
+
+func (panicky) Search(any) (any, error) { panic("library bug") }
+
+func TestJMESPathLibraryPanicsBecomeErrors(t *testing.T) {
+	t.Parallel()
+	if _, ok := searchJMESPath(panicky{}, map[string]any{}); ok {
+		t.Error("searchJMESPath over a panicking expression reported success")
+	}
+	if _, found := unknownFunction(panicky{}); found {
+		t.Error("unknownFunction over a panicking expression reported a finding")
+	}
+}
+
+func TestDescribeResultNamesOnlyTheKind(t *testing.T) {
+	t.Parallel()
+	for kind, got := range map[string]string{
+		"nothing": describeResult(nil),
+		"boolean": describeResult(true),
+		"number":  describeResult(3.5),
+		"object":  describeResult(map[string]any{"k": "secret"}),
+		"array":   describeResult([]any{"secret"}),
+	} {
+		if !strings.Contains(got, kind) || strings.Contains(got, "secret") {
+			t.Errorf("describeResult for a %s = %q", kind, got)
+		}
+	}
+}
