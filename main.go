@@ -1,0 +1,258 @@
+// Command csi-provider-aws is a Secrets Store CSI Driver provider for AWS
+// Secrets Manager and SSM Parameter Store: a node daemon that answers the
+// driver's Mount calls on <provider-volume>/aws.sock with the pod's secrets,
+// read with the pod's own identity (IRSA or EKS Pod Identity).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
+
+	"github.com/csi-provider-aws/csi-provider-aws/auth"
+	"github.com/csi-provider-aws/csi-provider-aws/provider"
+	"github.com/csi-provider-aws/csi-provider-aws/server"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+// socketName is <provider name>.sock; the driver finds us by spec.provider: aws.
+const socketName = "aws.sock"
+
+// Config is every flag of the daemon, in one place. Precedence: flag >
+// environment (where noted) > default.
+type Config struct {
+	ProviderVolume         string
+	DriverWritesSecrets    bool
+	Kubeconfig             string
+	QPS                    float64
+	Burst                  int
+	PodIdentityHTTPTimeout time.Duration
+	EKSAddonVersion        string
+	PodIdentityIPv4        string
+	PodIdentityIPv6        string
+	NodeName               string
+	HTTPAddr               string
+	MountTimeout           time.Duration
+	ShutdownTimeout        time.Duration
+	AWSMaxAttempts         int
+	// Region is the daemon's AWS_REGION, the fallback for classes without one.
+	Region string
+}
+
+// SocketPath is where the driver looks for us.
+func (c *Config) SocketPath() string { return filepath.Join(c.ProviderVolume, socketName) }
+
+func (c *Config) bind(fs *flag.FlagSet) {
+	fs.StringVar(&c.ProviderVolume, "provider-volume", "/var/run/secrets-store-csi-providers",
+		"directory shared with the driver; the socket is <dir>/aws.sock")
+	fs.BoolVar(&c.DriverWritesSecrets, "driver-writes-secrets", true,
+		"return files in the Mount answer for the driver to write (atomically, as symlinks into ..data); false = the daemon writes them into the pod's mount itself")
+	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig file; empty = in-cluster configuration")
+	fs.Float64Var(&c.QPS, "qps", 50, "Kubernetes client queries per second (the reference's 5 throttles bursts of mounts)")
+	fs.IntVar(&c.Burst, "burst", 100, "Kubernetes client burst")
+	fs.DurationVar(&c.PodIdentityHTTPTimeout, "pod-identity-http-timeout", time.Second,
+		"timeout of one call to the EKS Pod Identity agent")
+	fs.StringVar(&c.EKSAddonVersion, "eks-addon-version", "",
+		"accepted for compatibility with the reference provider's manifests; only logged")
+	fs.StringVar(&c.PodIdentityIPv4, "pod-identity-endpoint-ipv4", "http://169.254.170.23/v1/credentials",
+		"EKS Pod Identity agent endpoint (IPv4)")
+	fs.StringVar(&c.PodIdentityIPv6, "pod-identity-endpoint-ipv6", "http://[fd00:ec2::23]/v1/credentials",
+		"EKS Pod Identity agent endpoint (IPv6)")
+	fs.StringVar(&c.NodeName, "node-name", os.Getenv("NODE_NAME"),
+		"this node's name, for its region label (default: env NODE_NAME; else the pod's spec.nodeName)")
+	fs.StringVar(&c.HTTPAddr, "http-addr", ":8989", "address for /healthz, /readyz and /metrics; empty = off")
+	fs.DurationVar(&c.MountTimeout, "mount-timeout", 30*time.Second, "upper bound of one Mount, AWS retries included")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second,
+		"on SIGTERM, how long in-flight Mounts may take to finish")
+	fs.IntVar(&c.AWSMaxAttempts, "aws-max-attempts", 3, "attempts per AWS call for retryable errors (SDK standard retryer)")
+}
+
+// Validate checks the flags before anything starts.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.ProviderVolume == "" {
+		errs = append(errs, errors.New("--provider-volume must not be empty"))
+	}
+	if c.QPS <= 0 {
+		errs = append(errs, fmt.Errorf("--qps must be positive, got %v", c.QPS))
+	}
+	if c.Burst <= 0 {
+		errs = append(errs, fmt.Errorf("--burst must be positive, got %d", c.Burst))
+	}
+	if c.PodIdentityHTTPTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--pod-identity-http-timeout must be positive, got %v", c.PodIdentityHTTPTimeout))
+	}
+	for name, v := range map[string]string{"--pod-identity-endpoint-ipv4": c.PodIdentityIPv4, "--pod-identity-endpoint-ipv6": c.PodIdentityIPv6} {
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("%s must be an http(s) URL, got %q", name, v))
+		}
+	}
+	if c.HTTPAddr != "" {
+		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+			errs = append(errs, fmt.Errorf("--http-addr must be host:port, got %q", c.HTTPAddr))
+		}
+	}
+	if c.MountTimeout <= 0 || c.ShutdownTimeout < 0 {
+		errs = append(errs, errors.New("--mount-timeout must be positive and --shutdown-timeout not negative"))
+	}
+	if c.AWSMaxAttempts < 1 {
+		errs = append(errs, fmt.Errorf("--aws-max-attempts must be at least 1, got %d", c.AWSMaxAttempts))
+	}
+	return errors.Join(errs...)
+}
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		klog.ErrorS(err, "csi-provider-aws stopped")
+		klog.Flush()
+		os.Exit(1)
+	}
+	klog.Flush()
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("csi-provider-aws", flag.ContinueOnError)
+	var cfg Config
+	cfg.bind(fs)
+	klog.InitFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	cfg.Region = os.Getenv("AWS_REGION")
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	klog.InfoS("starting", "version", version, "socket", cfg.SocketPath(), "driverWritesSecrets", cfg.DriverWritesSecrets,
+		"node", cfg.NodeName, "eksAddonVersion", cfg.EKSAddonVersion)
+
+	metrics := server.NewMetrics()
+	httpClient := provider.NewHTTPClient(15 * time.Second)
+	awsCfg, err := provider.LoadAWSConfig(ctx, provider.AWSConfigOptions{
+		HTTPClient: httpClient, Recorder: metrics, MaxAttempts: cfg.AWSMaxAttempts,
+	})
+	if err != nil {
+		return err
+	}
+	clients := provider.NewClients(awsCfg)
+
+	kube, err := kubeClient(cfg)
+	if err != nil {
+		return err
+	}
+	lookup := auth.NewDirectLookup(kube)
+	irsa := auth.NewIRSA(func(region string) auth.STSAPI { return clients.STS(region) }, auth.IRSAOptions{})
+	podIdentity := auth.NewPodIdentity(auth.PodIdentityOptions{
+		IPv4Endpoint: cfg.PodIdentityIPv4, IPv6Endpoint: cfg.PodIdentityIPv6,
+		HTTPTimeout: cfg.PodIdentityHTTPTimeout,
+	})
+	creds := auth.NewCredentials(lookup, irsa, podIdentity, time.Now)
+
+	srv, err := server.New(server.Options{
+		Credentials:         creds,
+		Fetcher:             provider.NewFetcher(clients),
+		Regions:             auth.NewRegions(lookup, cfg.Region, cfg.NodeName),
+		DriverWritesSecrets: cfg.DriverWritesSecrets,
+		MountTimeout:        cfg.MountTimeout,
+		Version:             version,
+		Observer:            metrics,
+	})
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, srv, server.NewHealth(cfg.SocketPath(), metrics.Registry))
+}
+
+// serve runs the gRPC and HTTP listeners until ctx ends, then drains.
+func serve(ctx context.Context, cfg Config, srv *server.Server, health *server.Health) error {
+	lis, err := server.Listen(cfg.SocketPath())
+	if err != nil {
+		return err
+	}
+	g := grpc.NewServer()
+	v1alpha1.RegisterCSIDriverProviderServer(g, srv)
+	errc := make(chan error, 2)
+	go func() { errc <- g.Serve(lis) }()
+
+	var hs *http.Server
+	if cfg.HTTPAddr != "" {
+		hl, err := net.Listen("tcp", cfg.HTTPAddr)
+		if err != nil {
+			g.Stop()
+			return fmt.Errorf("listening on --http-addr %s: %w", cfg.HTTPAddr, err)
+		}
+		hs = &http.Server{Handler: health, ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := hs.Serve(hl); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+		klog.InfoS("serving health and metrics", "addr", hl.Addr().String())
+	}
+	health.SetReady(true)
+	klog.InfoS("serving", "socket", cfg.SocketPath())
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		klog.InfoS("stopping: finishing in-flight mounts", "timeout", cfg.ShutdownTimeout)
+	case serveErr = <-errc:
+	}
+	health.SetReady(false)
+	// GracefulStop stops accepting and waits for in-flight Mounts; bounded.
+	done := make(chan struct{})
+	go func() { g.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(cfg.ShutdownTimeout):
+		klog.InfoS("shutdown timeout reached; cancelling in-flight mounts")
+		g.Stop()
+	}
+	if hs != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = hs.Shutdown(sctx)
+		cancel()
+	}
+	if err := os.Remove(cfg.SocketPath()); err != nil && !os.IsNotExist(err) {
+		klog.ErrorS(err, "removing the socket")
+	}
+	klog.InfoS("stopped")
+	return serveErr
+}
+
+func kubeClient(cfg Config) (kubernetes.Interface, error) {
+	var rc *rest.Config
+	var err error
+	if cfg.Kubeconfig != "" {
+		rc, err = clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
+	} else {
+		rc, err = rest.InClusterConfig()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client configuration (--kubeconfig %q): %w", cfg.Kubeconfig, err)
+	}
+	rc.QPS = float32(cfg.QPS)
+	rc.Burst = cfg.Burst
+	rc.UserAgent = "csi-provider-aws/" + version
+	return kubernetes.NewForConfig(rc)
+}

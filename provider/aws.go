@@ -1,0 +1,165 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/middleware"
+)
+
+// CallRecorder observes every AWS call the daemon makes: service ("Secrets
+// Manager", "SSM", "STS"), operation, region, outcome and latency. It is the
+// one seam through which outbound calls are counted (metrics, benchmarks).
+type CallRecorder interface {
+	ObserveAWSCall(service, operation, region string, err error, took time.Duration)
+}
+
+// AWSConfigOptions are the operator's choices for every AWS client.
+type AWSConfigOptions struct {
+	// HTTPClient is shared by every client (one connection pool). Nil means
+	// NewHTTPClient(15s). It is the SDK's buildable client so that
+	// AWS_CA_BUNDLE and the SDK's transport options still apply.
+	HTTPClient *awshttp.BuildableClient
+	// Recorder observes every call; nil records nothing.
+	Recorder CallRecorder
+	// MaxAttempts bounds the SDK's retries of retryable errors (0 = SDK default).
+	MaxAttempts int
+}
+
+// errNoPodIdentity is what a client built from the base config yields when a
+// call was made without the pod's credentials: invariant 1 says never fall
+// back to the daemon's or the node's own credentials.
+var errNoPodIdentity = errors.New("no pod identity credentials were given for this AWS call; refusing to use the daemon's own")
+
+// LoadAWSConfig builds the process-wide AWS configuration from the SDK's
+// standard environment (AWS_REGION, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>,
+// AWS_USE_FIPS_ENDPOINT, proxies through the HTTP client) so that every client
+// built from it, STS included, honours the operator's settings. Its own
+// credentials always fail: each call passes the pod's credentials.
+func LoadAWSConfig(ctx context.Context, opts AWSConfigOptions) (aws.Config, error) {
+	hc := opts.HTTPClient
+	if hc == nil {
+		hc = NewHTTPClient(15 * time.Second)
+	}
+	loaders := []func(*config.LoadOptions) error{
+		config.WithHTTPClient(hc),
+		config.WithCredentialsProvider(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{}, errNoPodIdentity
+		})),
+	}
+	if opts.MaxAttempts > 0 {
+		loaders = append(loaders, config.WithRetryMaxAttempts(opts.MaxAttempts))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, loaders...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("loading AWS configuration from the environment: %w", err)
+	}
+	if opts.Recorder != nil {
+		cfg.APIOptions = append(cfg.APIOptions, recordCalls(opts.Recorder))
+	}
+	return cfg, nil
+}
+
+// NewHTTPClient returns the pooled HTTP client every AWS call shares; it
+// honours HTTP(S)_PROXY, NO_PROXY and AWS_CA_BUNDLE. timeout bounds one
+// attempt; the SDK retries within the Mount's deadline.
+func NewHTTPClient(timeout time.Duration) *awshttp.BuildableClient {
+	return awshttp.NewBuildableClient().
+		WithTimeout(timeout).
+		WithTransportOptions(func(tr *http.Transport) {
+			tr.MaxIdleConns = 256
+			tr.MaxIdleConnsPerHost = 64
+			tr.IdleConnTimeout = 90 * time.Second
+		})
+}
+
+// recordCalls adds a middleware that reports each operation (after the SDK's
+// retries) to rec.
+func recordCalls(rec CallRecorder) func(*middleware.Stack) error {
+	return func(stack *middleware.Stack) error {
+		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("csi-provider-aws/record",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				start := time.Now()
+				out, md, err := next.HandleInitialize(ctx, in)
+				rec.ObserveAWSCall(awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx),
+					awsmiddleware.GetRegion(ctx), err, time.Since(start))
+				return out, md, err
+			}), middleware.After)
+	}
+}
+
+// SecretsManagerAPI is the part of the Secrets Manager client the daemon uses.
+type SecretsManagerAPI interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+	BatchGetSecretValue(ctx context.Context, in *secretsmanager.BatchGetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.BatchGetSecretValueOutput, error)
+	DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
+}
+
+// ParameterStoreAPI is the part of the SSM client the daemon uses.
+type ParameterStoreAPI interface {
+	GetParameters(ctx context.Context, in *ssm.GetParametersInput, optFns ...func(*ssm.Options)) (*ssm.GetParametersOutput, error)
+}
+
+// Clients holds one long-lived client per (service, region), built lazily
+// from the process's AWS configuration and shared by every Mount.
+type Clients struct {
+	base aws.Config
+
+	mu  sync.Mutex
+	sm  map[string]SecretsManagerAPI
+	ssm map[string]ParameterStoreAPI
+	sts map[string]*sts.Client
+}
+
+// NewClients returns a client set built from base (see LoadAWSConfig).
+func NewClients(base aws.Config) *Clients {
+	return &Clients{base: base, sm: map[string]SecretsManagerAPI{}, ssm: map[string]ParameterStoreAPI{}, sts: map[string]*sts.Client{}}
+}
+
+// SecretsManager returns the Secrets Manager client for region.
+func (c *Clients) SecretsManager(region string) SecretsManagerAPI {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cl, ok := c.sm[region]
+	if !ok {
+		cl = secretsmanager.NewFromConfig(c.base, func(o *secretsmanager.Options) { o.Region = region })
+		c.sm[region] = cl
+	}
+	return cl
+}
+
+// ParameterStore returns the SSM client for region.
+func (c *Clients) ParameterStore(region string) ParameterStoreAPI {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cl, ok := c.ssm[region]
+	if !ok {
+		cl = ssm.NewFromConfig(c.base, func(o *ssm.Options) { o.Region = region })
+		c.ssm[region] = cl
+	}
+	return cl
+}
+
+// STS returns the STS client for region (regional endpoint), used by package
+// auth for AssumeRoleWithWebIdentity; it honours AWS_ENDPOINT_URL_STS.
+func (c *Clients) STS(region string) *sts.Client {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cl, ok := c.sts[region]
+	if !ok {
+		cl = sts.NewFromConfig(c.base, func(o *sts.Options) { o.Region = region })
+		c.sts[region] = cl
+	}
+	return cl
+}

@@ -1,0 +1,396 @@
+package server_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	kubefake "k8s.io/client-go/kubernetes/fake"
+	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
+
+	"github.com/csi-provider-aws/csi-provider-aws/auth"
+	"github.com/csi-provider-aws/csi-provider-aws/e2e/fakeaws"
+	"github.com/csi-provider-aws/csi-provider-aws/e2e/moto"
+	"github.com/csi-provider-aws/csi-provider-aws/provider"
+	"github.com/csi-provider-aws/csi-provider-aws/server"
+)
+
+// backend is an AWS emulator the suite runs against: the in-process fake or
+// moto, an independent emulator that keeps the fake honest.
+type backend struct {
+	name string
+	url  string
+	fake *fakeaws.Server // nil for moto
+}
+
+// backends returns the fake and, when installed, moto (required in CI).
+func backends(t *testing.T) []backend {
+	t.Helper()
+	f := fakeaws.New()
+	if err := f.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Close)
+	bs := []backend{{name: "fake", url: f.URL(), fake: f}}
+	if os.Getenv("SKIP_MOTO") == "" || os.Getenv("CI") == "true" {
+		m := moto.Start(t)
+		bs = append(bs, backend{name: "moto", url: m.URL()})
+	}
+	return bs
+}
+
+// callCounter is the daemon's CallRecorder in tests: AWS calls by
+// "service:operation:region".
+type callCounter struct {
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (c *callCounter) ObserveAWSCall(service, operation, region string, _ error, _ time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.calls == nil {
+		c.calls = map[string]int{}
+	}
+	c.calls[service+":"+operation+":"+region]++
+}
+
+func (c *callCounter) count(service, operation, region string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.calls[service+":"+operation+":"+region]
+}
+
+func (c *callCounter) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, v := range c.calls {
+		n += v
+	}
+	return n
+}
+
+// daemon is the provider assembled exactly as main.go does, serving on a
+// real unix socket.
+type daemon struct {
+	socket string
+	calls  *callCounter
+	client v1alpha1.CSIDriverProviderClient
+}
+
+type daemonOptions struct {
+	endpoint            string
+	kube                kubernetes.Interface
+	driverWritesSecrets bool
+	podIdentityURL      string
+	envRegion           string
+}
+
+func startDaemon(t *testing.T, o daemonOptions) *daemon {
+	t.Helper()
+	calls := &callCounter{}
+	cfg, err := provider.LoadAWSConfig(context.Background(), provider.AWSConfigOptions{Recorder: calls, MaxAttempts: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.BaseEndpoint = aws.String(o.endpoint)
+	clients := provider.NewClients(cfg)
+	lookup := auth.NewDirectLookup(o.kube)
+	irsa := auth.NewIRSA(func(region string) auth.STSAPI { return clients.STS(region) }, auth.IRSAOptions{})
+	pi := auth.NewPodIdentity(auth.PodIdentityOptions{IPv4Endpoint: o.podIdentityURL, IPv6Endpoint: o.podIdentityURL})
+	srv, err := server.New(server.Options{
+		Credentials:         auth.NewCredentials(lookup, irsa, pi, time.Now),
+		Fetcher:             provider.NewFetcher(clients),
+		Regions:             auth.NewRegions(lookup, o.envRegion, "node-1"),
+		DriverWritesSecrets: o.driverWritesSecrets,
+		MountTimeout:        20 * time.Second,
+		Version:             "1.2.3",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "csi-provider-aws-sock-") // short path: unix socket names are limited
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	sock := filepath.Join(dir, "aws.sock")
+	lis, err := server.Listen(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := grpc.NewServer()
+	v1alpha1.RegisterCSIDriverProviderServer(g, srv)
+	go func() { _ = g.Serve(lis) }()
+	t.Cleanup(g.Stop)
+
+	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &daemon{socket: sock, calls: calls, client: v1alpha1.NewCSIDriverProviderClient(conn)}
+}
+
+// cluster is the Kubernetes the daemon reads: annotated ServiceAccounts and a
+// labelled node.
+func cluster(objs ...*corev1.ServiceAccount) kubernetes.Interface {
+	c := kubefake.NewClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1",
+		Labels: map[string]string{"topology.kubernetes.io/region": "us-west-2"}}})
+	for _, sa := range objs {
+		_, _ = c.CoreV1().ServiceAccounts(sa.Namespace).Create(context.Background(), sa, metav1.CreateOptions{})
+	}
+	return c
+}
+
+func serviceAccount(ns, name, role string) *corev1.ServiceAccount {
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	if role != "" {
+		sa.Annotations = map[string]string{"eks.amazonaws.com/role-arn": role}
+	}
+	return sa
+}
+
+// jwt returns an unsigned service-account token with the claims kubelet's
+// TokenRequest puts in one; AWS (and the fake) check audience and expiry.
+func jwt(ns, sa, audience string, exp time.Time) string {
+	enc := base64.RawURLEncoding
+	header := enc.EncodeToString([]byte(`{"alg":"RS256","kid":"test"}`))
+	claims, _ := json.Marshal(map[string]any{
+		"aud": []string{audience}, "sub": "system:serviceaccount:" + ns + ":" + sa,
+		"iss": "https://kubernetes.default.svc", "exp": exp.Unix(), "iat": time.Now().Unix(),
+		"kubernetes.io": map[string]any{"namespace": ns, "serviceaccount": map[string]string{"name": sa}},
+	})
+	return header + "." + enc.EncodeToString(claims) + "." + enc.EncodeToString([]byte("signature"))
+}
+
+// pod is who mounts: what kubelet and the driver put in the attributes.
+type pod struct {
+	ns, name, sa string
+	audiences    []string
+	tokenExp     time.Time
+}
+
+func (p pod) attributes(params map[string]string) string {
+	exp := p.tokenExp
+	if exp.IsZero() {
+		exp = time.Now().Add(time.Hour)
+	}
+	auds := p.audiences
+	if auds == nil {
+		auds = []string{"sts.amazonaws.com", "pods.eks.amazonaws.com"}
+	}
+	tokens := map[string]map[string]string{}
+	for _, a := range auds {
+		tokens[a] = map[string]string{"token": jwt(p.ns, p.sa, a, exp), "expirationTimestamp": exp.UTC().Format(time.RFC3339)}
+	}
+	tj, _ := json.Marshal(tokens)
+	attrs := map[string]string{
+		"secretProviderClass":                      "aws-secrets",
+		"csi.storage.k8s.io/pod.name":              p.name,
+		"csi.storage.k8s.io/pod.namespace":         p.ns,
+		"csi.storage.k8s.io/pod.uid":               "uid-" + p.name,
+		"csi.storage.k8s.io/serviceAccount.name":   p.sa,
+		"csi.storage.k8s.io/ephemeral":             "true",
+		"csi.storage.k8s.io/serviceAccount.tokens": string(tj),
+	}
+	for k, v := range params {
+		attrs[k] = v
+	}
+	b, _ := json.Marshal(attrs)
+	return string(b)
+}
+
+// mount calls Mount as the driver does and returns the answer.
+func (d *daemon) mount(t *testing.T, p pod, params map[string]string, target string) (*v1alpha1.MountResponse, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return d.client.Mount(ctx, &v1alpha1.MountRequest{
+		Attributes: p.attributes(params), Secrets: "{}", TargetPath: target, Permission: "420",
+	})
+}
+
+// seeder writes test data into a backend through the real AWS SDK, as a user
+// would, so the same data exists in the fake and in moto.
+type seeder struct {
+	t   *testing.T
+	url string
+}
+
+func (s seeder) sm(region string) *secretsmanager.Client {
+	return secretsmanager.New(secretsmanager.Options{Region: region, BaseEndpoint: aws.String(s.url),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDSEED", "seed", "")})
+}
+
+func (s seeder) ssm(region string) *ssm.Client {
+	return ssm.New(ssm.Options{Region: region, BaseEndpoint: aws.String(s.url),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDSEED", "seed", "")})
+}
+
+// secret creates (or rotates) a string secret and returns its ARN and the
+// new version id.
+func (s seeder) secret(region, name, value string) (arn, version string) {
+	s.t.Helper()
+	ctx := context.Background()
+	out, err := s.sm(region).CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value)})
+	if err == nil {
+		return aws.ToString(out.ARN), aws.ToString(out.VersionId)
+	}
+	var exists *smtypes.ResourceExistsException
+	if !errorsAs(err, &exists) {
+		s.t.Fatalf("seeding secret %s: %v", name, err)
+	}
+	put, err := s.sm(region).PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: aws.String(value)})
+	if err != nil {
+		s.t.Fatalf("rotating secret %s: %v", name, err)
+	}
+	return aws.ToString(put.ARN), aws.ToString(put.VersionId)
+}
+
+func (s seeder) binarySecret(region, name string, value []byte) (arn, version string) {
+	s.t.Helper()
+	out, err := s.sm(region).CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretBinary: value})
+	if err != nil {
+		s.t.Fatalf("seeding binary secret %s: %v", name, err)
+	}
+	return aws.ToString(out.ARN), aws.ToString(out.VersionId)
+}
+
+func (s seeder) parameter(region, name string, typ ssmtypes.ParameterType, value string) int64 {
+	s.t.Helper()
+	out, err := s.ssm(region).PutParameter(context.Background(), &ssm.PutParameterInput{
+		Name: aws.String(name), Type: typ, Value: aws.String(value), Overwrite: aws.Bool(true)})
+	if err != nil {
+		s.t.Fatalf("seeding parameter %s: %v", name, err)
+	}
+	return out.Version
+}
+
+func (s seeder) label(region, name string, version int64, label string) {
+	s.t.Helper()
+	if _, err := s.ssm(region).LabelParameterVersion(context.Background(), &ssm.LabelParameterVersionInput{
+		Name: aws.String(name), ParameterVersion: aws.Int64(version), Labels: []string{label}}); err != nil {
+		s.t.Fatalf("labelling parameter %s: %v", name, err)
+	}
+}
+
+// regionFaultProxy sits in front of a backend and answers 500 for every
+// request signed for one region: one emulator port serves every region, so
+// the region is read from the SigV4 credential scope.
+type regionFaultProxy struct {
+	*httptest.Server
+	mu       sync.Mutex
+	failing  map[string]bool
+	requests map[string]int
+}
+
+var scopeRE = regexp.MustCompile(`Credential=[^/]+/\d{8}/([^/]+)/`)
+
+func newRegionFaultProxy(t *testing.T, target string) *regionFaultProxy {
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &regionFaultProxy{failing: map[string]bool{}, requests: map[string]int{}}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		region := ""
+		if m := scopeRE.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
+			region = m[1]
+		}
+		p.mu.Lock()
+		fail := p.failing[region]
+		p.requests[region]++
+		p.mu.Unlock()
+		if fail {
+			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = w.Write([]byte(`{"__type":"InternalServiceError","message":"injected failure"}`))
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(p.Close)
+	return p
+}
+
+func (p *regionFaultProxy) fail(region string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failing[region] = true
+}
+
+func (p *regionFaultProxy) count(region string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.requests[region]
+}
+
+// podIdentityAgent is a fake EKS Pod Identity agent on loopback: it hands
+// out credentials only for a pods.eks.amazonaws.com token.
+func podIdentityAgent(t *testing.T) (*httptest.Server, *int) {
+	var mu sync.Mutex
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		tok := r.Header.Get("Authorization")
+		parts := strings.Split(tok, ".")
+		if len(parts) != 3 {
+			http.Error(w, `{"message":"malformed token"}`, http.StatusBadRequest)
+			return
+		}
+		payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+		var claims struct {
+			Aud []string `json:"aud"`
+		}
+		_ = json.Unmarshal(payload, &claims)
+		if len(claims.Aud) != 1 || claims.Aud[0] != "pods.eks.amazonaws.com" {
+			http.Error(w, `{"message":"token audience is not pods.eks.amazonaws.com"}`, http.StatusForbidden)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{
+			"AccessKeyId": "ASIAPODIDENTITY", "SecretAccessKey": "pod-identity-secret", "Token": "pod-identity-session",
+			"AccountId": "111122223333", "Expiration": time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
+		})
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &calls
+}
+
+// freeAddr is a loopback address nothing listens on.
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}

@@ -1,0 +1,64 @@
+package server
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/csi-provider-aws/csi-provider-aws/provider/failure"
+)
+
+// Metrics are the daemon's Prometheus series. Labels carry names of
+// operations and outcomes only: never an object name, value or identity.
+type Metrics struct {
+	Registry *prometheus.Registry
+	awsCalls *prometheus.CounterVec
+	awsTime  *prometheus.HistogramVec
+	mounts   *prometheus.CounterVec
+	mountDur *prometheus.HistogramVec
+}
+
+// NewMetrics registers the daemon's series in a new registry.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		awsCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "csi_provider_aws_api_calls_total",
+			Help: "AWS API calls by service, operation, region and outcome (after SDK retries).",
+		}, []string{"service", "operation", "region", "outcome"}),
+		awsTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "csi_provider_aws_api_call_duration_seconds",
+			Help:    "Latency of AWS API calls, including SDK retries.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
+		}, []string{"service", "operation"}),
+		mounts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "csi_provider_aws_mounts_total",
+			Help: "Mount requests by outcome (ok or the failure kind).",
+		}, []string{"outcome"}),
+		mountDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "csi_provider_aws_mount_duration_seconds",
+			Help:    "Latency of Mount requests.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"outcome"}),
+	}
+	m.Registry.MustRegister(m.awsCalls, m.awsTime, m.mounts, m.mountDur,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// ObserveAWSCall implements provider.CallRecorder.
+func (m *Metrics) ObserveAWSCall(service, operation, region string, err error, took time.Duration) {
+	outcome := "ok"
+	if err != nil {
+		outcome = failure.KindOf(err).String()
+	}
+	m.awsCalls.WithLabelValues(service, operation, region, outcome).Inc()
+	m.awsTime.WithLabelValues(service, operation).Observe(took.Seconds())
+}
+
+// ObserveMount implements MountObserver.
+func (m *Metrics) ObserveMount(outcome string, took time.Duration) {
+	m.mounts.WithLabelValues(outcome).Inc()
+	m.mountDur.WithLabelValues(outcome).Observe(took.Seconds())
+}

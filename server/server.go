@@ -1,0 +1,234 @@
+// Package server owns the driver-facing side of the daemon: the gRPC
+// CSIDriverProvider service (Version, Mount) on its unix socket, the HTTP
+// listener for health, and the mapping of classified failures to the gRPC
+// status the driver shows users. It never talks to AWS or Kubernetes itself:
+// it runs a Mount through package provider (the class, values and files)
+// and package auth (who is asking, with which credentials).
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"k8s.io/klog/v2"
+	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
+
+	"github.com/csi-provider-aws/csi-provider-aws/auth"
+	"github.com/csi-provider-aws/csi-provider-aws/provider"
+	"github.com/csi-provider-aws/csi-provider-aws/provider/failure"
+)
+
+// RuntimeName is what Version reports as the provider's runtime.
+const RuntimeName = "csi-provider-aws"
+
+// DefaultMaxResponseBytes is the driver's default gRPC receive limit (4 MiB)
+// less room for the message framing and object versions.
+const DefaultMaxResponseBytes = 4<<20 - 64<<10
+
+// Credentials turns a request's identity into AWS credentials (package auth).
+type Credentials interface {
+	Resolve(ctx context.Context, req auth.Request) (auth.Identity, aws.CredentialsProvider, error)
+}
+
+// Fetcher reads a class's values (package provider).
+type Fetcher interface {
+	Fetch(ctx context.Context, req provider.FetchRequest) ([]provider.Value, error)
+}
+
+// RegionResolver decides the primary region when the class names none: the
+// daemon's AWS_REGION, else the pod's node's region label.
+type RegionResolver interface {
+	Region(ctx context.Context, classRegion, namespace, pod string) (string, error)
+}
+
+// MountObserver is told the outcome of every Mount (metrics, benchmarks).
+type MountObserver interface {
+	ObserveMount(outcome string, took time.Duration)
+}
+
+// Options configure a Server.
+type Options struct {
+	Credentials Credentials
+	Fetcher     Fetcher
+	Regions     RegionResolver
+	// DriverWritesSecrets returns files in the MountResponse (the driver
+	// writes them); false makes the daemon write them into the target path.
+	DriverWritesSecrets bool
+	// MaxResponseBytes bounds the files' total size (0 = default).
+	MaxResponseBytes int
+	// MountTimeout bounds one Mount (0 = 30s).
+	MountTimeout time.Duration
+	// Version is the daemon's semver, reported by Version.
+	Version string
+	// Observer is optional.
+	Observer MountObserver
+}
+
+// Server implements the driver's CSIDriverProvider gRPC service.
+type Server struct {
+	opts Options
+}
+
+var _ v1alpha1.CSIDriverProviderServer = (*Server)(nil)
+
+// New returns a Server; opts.Credentials, Fetcher and Regions are required.
+func New(opts Options) (*Server, error) {
+	if opts.Credentials == nil || opts.Fetcher == nil || opts.Regions == nil {
+		return nil, fmt.Errorf("server: Credentials, Fetcher and Regions are required")
+	}
+	if opts.MaxResponseBytes <= 0 {
+		opts.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if opts.MountTimeout <= 0 {
+		opts.MountTimeout = 30 * time.Second
+	}
+	if opts.Version == "" {
+		opts.Version = "0.0.0-dev"
+	}
+	return &Server{opts: opts}, nil
+}
+
+// Version answers the driver's version and health probe.
+func (s *Server) Version(context.Context, *v1alpha1.VersionRequest) (*v1alpha1.VersionResponse, error) {
+	return &v1alpha1.VersionResponse{Version: "v1alpha1", RuntimeName: RuntimeName, RuntimeVersion: s.opts.Version}, nil
+}
+
+// Mount reads the pod's secrets and returns (or writes) its files. A failure
+// is a gRPC status whose message names the object, the region and the cause;
+// MountResponse.error is never set, since the driver would drop the message.
+func (s *Server) Mount(ctx context.Context, req *v1alpha1.MountRequest) (*v1alpha1.MountResponse, error) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, s.opts.MountTimeout)
+	defer cancel()
+
+	m, err := s.mount(ctx, req)
+	took := time.Since(start)
+	outcome := "ok"
+	if err != nil {
+		outcome = failure.KindOf(err).String()
+	}
+	if s.opts.Observer != nil {
+		s.opts.Observer.ObserveMount(outcome, took)
+	}
+	// One audit line per Mount: who, what, outcome; never a value or token.
+	kv := []any{"pod", m.pod, "secretProviderClass", m.class, "serviceAccount", m.serviceAccount,
+		"identity", m.identity, "region", m.region, "files", m.files, "outcome", outcome, "duration", took.Round(time.Microsecond)}
+	if err != nil {
+		klog.InfoS("mount failed", append(kv, "error", err.Error())...)
+		return nil, toStatus(err)
+	}
+	klog.V(1).InfoS("mount", kv...)
+	return m.resp, nil
+}
+
+// mountRecord is what the audit line says about one Mount.
+type mountRecord struct {
+	pod, class, serviceAccount, identity, region string
+	files                                        int
+	resp                                         *v1alpha1.MountResponse
+}
+
+func (s *Server) mount(ctx context.Context, req *v1alpha1.MountRequest) (mountRecord, error) {
+	var rec mountRecord
+	attrs := map[string]string{}
+	if err := json.Unmarshal([]byte(req.GetAttributes()), &attrs); err != nil {
+		return rec, failure.New(failure.InvalidArgument, "the mount request's attributes are not a JSON object of strings: %v", jsonProblem(err))
+	}
+	rec.class = attrs["secretProviderClass"]
+	rec.pod = attrs["csi.storage.k8s.io/pod.namespace"] + "/" + attrs["csi.storage.k8s.io/pod.name"]
+	rec.serviceAccount = attrs["csi.storage.k8s.io/serviceAccount.name"]
+
+	secrets := map[string]string{}
+	if s := req.GetSecrets(); s != "" {
+		if err := json.Unmarshal([]byte(s), &secrets); err != nil {
+			// Never echo the field: it may hold tokens or Secret data.
+			return rec, failure.New(failure.InvalidArgument, "the mount request's secrets field is not a JSON object of strings")
+		}
+	}
+	mode, err := parsePermission(req.GetPermission())
+	if err != nil {
+		return rec, err
+	}
+	if req.GetTargetPath() == "" && !s.opts.DriverWritesSecrets {
+		return rec, failure.New(failure.InvalidArgument, "the mount request has no targetPath")
+	}
+
+	class, err := provider.ParseClass(attrs, mode)
+	if err != nil {
+		return rec, err
+	}
+	areq, err := auth.RequestFromAttributes(attrs, secrets)
+	if err != nil {
+		return rec, err
+	}
+	region, err := s.opts.Regions.Region(ctx, class.Region, areq.Namespace, areq.PodName)
+	if err != nil {
+		return rec, err
+	}
+	if err := class.WithRegion(region); err != nil {
+		return rec, err
+	}
+	rec.region = region
+	areq.Region = region
+	areq.UsePodIdentity = class.UsePodIdentity
+	areq.PreferredAddressType = class.PreferredAddressType
+
+	id, creds, err := s.opts.Credentials.Resolve(ctx, areq)
+	if err != nil {
+		return rec, err
+	}
+	rec.identity = string(id.Mode)
+	values, err := s.opts.Fetcher.Fetch(ctx, provider.FetchRequest{Scope: id.Key(), Credentials: creds, Class: class})
+	if err != nil {
+		return rec, err
+	}
+	files, err := provider.BuildFiles(class, values, s.opts.MaxResponseBytes)
+	if err != nil {
+		return rec, err
+	}
+	rec.files = len(files)
+
+	resp := &v1alpha1.MountResponse{}
+	for _, f := range files {
+		resp.ObjectVersion = append(resp.ObjectVersion, &v1alpha1.ObjectVersion{Id: f.Path, Version: f.Version})
+	}
+	if s.opts.DriverWritesSecrets {
+		for _, f := range files {
+			resp.Files = append(resp.Files, &v1alpha1.File{Path: f.Path, Mode: f.Mode, Contents: f.Contents})
+		}
+	} else if err := provider.WriteFiles(req.GetTargetPath(), files); err != nil {
+		return rec, failure.Wrap(failure.Internal, err, "writing the files into the pod's mount %s", req.GetTargetPath())
+	}
+	rec.resp = resp
+	return rec, nil
+}
+
+// parsePermission reads the driver's default file mode, a JSON number such
+// as 420 (0644).
+func parsePermission(p string) (int32, error) {
+	p = strings.TrimSpace(p)
+	if p == "" {
+		return 0o644, nil
+	}
+	n, err := strconv.ParseInt(p, 10, 32)
+	if err != nil || n < 0 || n > 0o777 {
+		return 0, failure.New(failure.InvalidArgument, "the mount request's permission %q is not a file mode between 0 and 511 (0777)", p)
+	}
+	return int32(n), nil
+}
+
+// jsonProblem describes a JSON error without quoting the input.
+func jsonProblem(err error) string {
+	switch e := err.(type) {
+	case *json.SyntaxError:
+		return fmt.Sprintf("syntax error at byte %d", e.Offset)
+	case *json.UnmarshalTypeError:
+		return fmt.Sprintf("field %q holds a %s, not a string", e.Field, e.Value)
+	}
+	return "malformed JSON"
+}
