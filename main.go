@@ -53,6 +53,8 @@ type Config struct {
 	MountTimeout           time.Duration
 	ShutdownTimeout        time.Duration
 	AWSMaxAttempts         int
+	CacheTTL               time.Duration
+	CacheMaxBytes          int
 	// Region is the daemon's AWS_REGION, the fallback for classes without one.
 	Region string
 }
@@ -83,6 +85,9 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second,
 		"on SIGTERM, how long in-flight Mounts may take to finish")
 	fs.IntVar(&c.AWSMaxAttempts, "aws-max-attempts", 3, "attempts per AWS call for retryable errors (SDK standard retryer)")
+	fs.DurationVar(&c.CacheTTL, "cache-ttl", 2*time.Minute,
+		"how long a value read from AWS is served to pods of the same identity before it is read again; 0 = no value cache (the reference's behaviour). A rotated secret reaches pods within the driver's rotation poll interval + this TTL")
+	fs.IntVar(&c.CacheMaxBytes, "cache-max-bytes", 64<<20, "upper bound of the bytes of cached values (least recently used go first)")
 }
 
 // Validate checks the flags before anything starts.
@@ -112,6 +117,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MountTimeout <= 0 || c.ShutdownTimeout < 0 {
 		errs = append(errs, errors.New("--mount-timeout must be positive and --shutdown-timeout not negative"))
+	}
+	if c.CacheTTL < 0 || c.CacheMaxBytes <= 0 {
+		errs = append(errs, fmt.Errorf("--cache-ttl must not be negative and --cache-max-bytes must be positive, got %v and %d", c.CacheTTL, c.CacheMaxBytes))
 	}
 	if c.AWSMaxAttempts < 1 {
 		errs = append(errs, fmt.Errorf("--aws-max-attempts must be at least 1, got %d", c.AWSMaxAttempts))
@@ -170,7 +178,7 @@ func run(args []string) error {
 
 	srv, err := server.New(server.Options{
 		Credentials:         creds,
-		Fetcher:             provider.NewFetcher(clients),
+		Fetcher:             provider.NewFetcher(clients, provider.FetcherOptions{CacheTTL: cfg.CacheTTL, MaxBytes: cfg.CacheMaxBytes}),
 		Regions:             auth.NewRegions(lookup, cfg.Region, cfg.NodeName),
 		DriverWritesSecrets: cfg.DriverWritesSecrets,
 		MountTimeout:        cfg.MountTimeout,

@@ -4,24 +4,107 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/smithy-go"
+	"golang.org/x/sync/singleflight"
+	"k8s.io/klog/v2"
 
 	"github.com/csi-provider-aws/csi-provider-aws/provider/failure"
 )
 
 // Fetcher reads the values of a class's objects from AWS with the
-// credentials of one identity. It knows nothing of files or pods.
+// credentials of one identity, through an identity-scoped value cache. It
+// knows nothing of files or pods.
 type Fetcher struct {
 	secrets    func(region string) SecretsManagerAPI
 	parameters func(region string) ParameterStoreAPI
+	opts       FetcherOptions
+	cache      *valueCache
+	flight     singleflight.Group
+	// noBatch remembers, per scope and region, that the role may not call
+	// BatchGetSecretValue, so the denied call is not repeated every Mount.
+	noBatch *expiringSet
+	// failoverChecked remembers when a class's failover objects were last
+	// checked in the background.
+	failoverChecked *expiringSet
+	// background tracks failover checks so tests and shutdown can wait.
+	background sync.WaitGroup
+}
+
+// FetcherOptions tune the value cache and batching. Zero values take the
+// defaults noted.
+type FetcherOptions struct {
+	// CacheTTL is how long a mutable value is served from cache after it was
+	// read; 0 disables the value cache (every Mount reads AWS).
+	CacheTTL time.Duration
+	// MaxEntries bounds the cache (default 10000 values).
+	MaxEntries int
+	// MaxBytes bounds the bytes of cached values (default 64 MiB).
+	MaxBytes int
+	// BatchDeniedFor is how long a denied BatchGetSecretValue is remembered
+	// per identity before it is tried again (default 1h).
+	BatchDeniedFor time.Duration
+	// FailoverCheckEvery is how often, per identity and class, the failover
+	// objects are read in the background while the primary answers, so that
+	// a misconfigured failover object is reported before it is needed
+	// (default 15m; never more often than CacheTTL).
+	FailoverCheckEvery time.Duration
+	// CallTimeout bounds one shared AWS read (default 20s).
+	CallTimeout time.Duration
+	// Clock is the time source (default time.Now).
+	Clock func() time.Time
+	// OnFailoverProblem is told when a background failover check finds an
+	// object the failover region would not serve (default: log it).
+	OnFailoverProblem func(err error)
 }
 
 // NewFetcher returns a Fetcher over the long-lived clients in c.
-func NewFetcher(c *Clients) *Fetcher {
-	return &Fetcher{secrets: c.SecretsManager, parameters: c.ParameterStore}
+func NewFetcher(c *Clients, opts FetcherOptions) *Fetcher {
+	return newFetcher(c.SecretsManager, c.ParameterStore, opts)
 }
+
+func newFetcher(sm func(string) SecretsManagerAPI, ps func(string) ParameterStoreAPI, opts FetcherOptions) *Fetcher {
+	if opts.MaxEntries <= 0 {
+		opts.MaxEntries = 10000
+	}
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = 64 << 20
+	}
+	if opts.BatchDeniedFor <= 0 {
+		opts.BatchDeniedFor = time.Hour
+	}
+	if opts.FailoverCheckEvery <= 0 {
+		opts.FailoverCheckEvery = 15 * time.Minute
+	}
+	opts.FailoverCheckEvery = max(opts.FailoverCheckEvery, opts.CacheTTL)
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = 20 * time.Second
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.OnFailoverProblem == nil {
+		opts.OnFailoverProblem = func(err error) {
+			klog.InfoS("failover region would not serve an object; fix it before the primary region fails", "problem", err.Error())
+		}
+	}
+	return &Fetcher{
+		secrets: sm, parameters: ps, opts: opts,
+		cache:           newValueCache(opts.CacheTTL, opts.MaxEntries, opts.MaxBytes, opts.Clock),
+		noBatch:         newExpiringSet(4096, opts.Clock),
+		failoverChecked: newExpiringSet(4096, opts.Clock),
+	}
+}
+
+// Wait blocks until background failover checks have finished.
+func (f *Fetcher) Wait() { f.background.Wait() }
+
+// CacheStats reports the values and bytes the cache holds.
+func (f *Fetcher) CacheStats() (entries, bytes int) { return f.cache.stats() }
 
 // FetchRequest is one Mount's read: whose credentials, which objects.
 type FetchRequest struct {
@@ -58,7 +141,7 @@ func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) ([]Value, error) 
 	for i, o := range c.Objects {
 		primary[i] = lookup{index: i, typ: o.Type, name: o.Name, version: o.Version, versionLabel: o.VersionLabel}
 	}
-	errs := f.read(ctx, c.Region, req.Credentials, primary, values)
+	errs := f.read(ctx, req.Scope, c.Region, req.Credentials, primary, values)
 
 	var retry []lookup
 	for i, err := range errs {
@@ -73,7 +156,9 @@ func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) ([]Value, error) 
 	}
 	var failoverErrs []error
 	if len(retry) > 0 {
-		failoverErrs = f.read(ctx, c.FailoverRegion, req.Credentials, retry, values)
+		failoverErrs = f.read(ctx, req.Scope, c.FailoverRegion, req.Credentials, retry, values)
+	} else if c.FailoverRegion != "" {
+		f.checkFailover(req)
 	}
 
 	var out []error
@@ -105,26 +190,97 @@ func errorFor(errs []error, retried []lookup, index int) error {
 	return nil
 }
 
-// read fetches lookups in one region, filling values[l.index]; it returns one
-// error per lookup (nil on success), in the order of lookups.
-func (f *Fetcher) read(ctx context.Context, region string, creds aws.CredentialsProvider, lookups []lookup, values []Value) []error {
+// failoverLookups returns what the failover region is asked for each object.
+func failoverLookups(c *Class) []lookup {
+	out := make([]lookup, len(c.Objects))
+	for i, o := range c.Objects {
+		out[i] = lookup{index: i, typ: o.Type, name: o.Name, version: o.Version, versionLabel: o.VersionLabel}
+		if o.Failover != nil {
+			out[i].name, out[i].version, out[i].versionLabel = o.Failover.Name, o.Failover.Version, o.Failover.VersionLabel
+		}
+	}
+	return out
+}
+
+// checkFailover reads the class's failover objects in the background, at
+// most once per FailoverCheckEvery per identity and class, and reports any
+// that the failover region would refuse: a misconfigured failover object is
+// found while the primary still answers, without doubling steady-state calls.
+func (f *Fetcher) checkFailover(req FetchRequest) {
+	c := req.Class
+	lookups := failoverLookups(c)
+	var sig strings.Builder
+	sig.WriteString(req.Scope + "\x00" + c.FailoverRegion)
+	for _, l := range lookups {
+		sig.WriteString("\x00" + cacheKey("", "", l))
+	}
+	if !f.failoverChecked.addIfAbsent(sig.String(), f.opts.FailoverCheckEvery) {
+		return
+	}
+	f.background.Add(1)
+	go func() {
+		defer f.background.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), f.opts.CallTimeout)
+		defer cancel()
+		values := make([]Value, len(c.Objects))
+		errs := f.read(ctx, req.Scope, c.FailoverRegion, req.Credentials, lookups, values)
+		for i, err := range errs {
+			if err != nil && failure.IsClientFault(err) {
+				o := c.Objects[i]
+				f.opts.OnFailoverProblem(failure.Wrap(failure.KindOf(err), err, "objects[%d] %s %q in failover region %s",
+					o.Index, serviceNoun(o.Type), lookups[i].name, c.FailoverRegion))
+			}
+		}
+	}()
+}
+
+// read fetches lookups in one region under one identity scope, from the
+// cache where it may and otherwise from AWS, filling values[l.index]; it
+// returns one error per lookup (nil on success), in the order of lookups.
+func (f *Fetcher) read(ctx context.Context, scope, region string, creds aws.CredentialsProvider, lookups []lookup, values []Value) []error {
 	errs := make([]error, len(lookups))
 	var sm, ps []int
 	for j, l := range lookups {
+		if v, ok := f.cache.get(cacheKey(scope, region, l)); ok {
+			values[l.index] = v
+			continue
+		}
 		if l.typ == ParameterStore {
 			ps = append(ps, j)
 		} else {
 			sm = append(sm, j)
 		}
 	}
-	done := make(chan struct{}, 2)
+	if len(sm) == 0 && len(ps) == 0 {
+		return errs
+	}
+	done := make(chan struct{})
 	go func() {
-		readSecrets(ctx, f.secrets(region), creds, lookups, sm, values, errs)
-		done <- struct{}{}
+		defer close(done)
+		f.readSecrets(ctx, scope, region, creds, lookups, sm, values, errs)
 	}()
-	readParameters(ctx, f.parameters(region), creds, lookups, ps, values, errs)
+	f.readParameters(ctx, scope, region, creds, lookups, ps, values, errs)
 	<-done
 	return errs
+}
+
+// shared runs fn once for every concurrent caller with the same key (one
+// AWS call for a burst of pods with the same identity and objects). fn runs
+// detached from any one caller's cancellation, bounded by CallTimeout.
+func shared[T any](ctx context.Context, f *Fetcher, key string, fn func(context.Context) (T, error)) (T, error) {
+	ch := f.flight.DoChan(key, func() (any, error) {
+		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.opts.CallTimeout)
+		defer cancel()
+		return fn(c)
+	})
+	select {
+	case r := <-ch:
+		v, _ := r.Val.(T)
+		return v, r.Err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
 }
 
 // objectError builds the message a user reads in `kubectl describe pod`.
@@ -191,3 +347,5 @@ func apiError(code, message string, fault smithy.ErrorFault) error {
 }
 
 var errNoValue = errors.New("AWS returned no value")
+
+func asAPIError(err error, target *smithy.APIError) bool { return errors.As(err, target) }

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -30,10 +31,11 @@ func (l lookup) selector() string {
 // readParameters reads the SSM lookups at positions idx of lookups in
 // batches of ten (SecureString decrypted), filling values and errs. The same
 // selector asked twice is sent once.
-func readParameters(ctx context.Context, api ParameterStoreAPI, creds aws.CredentialsProvider, lookups []lookup, idx []int, values []Value, errs []error) {
+func (f *Fetcher) readParameters(ctx context.Context, scope, region string, creds aws.CredentialsProvider, lookups []lookup, idx []int, values []Value, errs []error) {
 	if len(idx) == 0 {
 		return
 	}
+	api := f.parameters(region)
 	withCreds := func(o *ssm.Options) { o.Credentials = creds }
 	bySelector := map[string][]int{} // selector -> positions in lookups
 	var order []string
@@ -44,9 +46,18 @@ func readParameters(ctx context.Context, api ParameterStoreAPI, creds aws.Creden
 		}
 		bySelector[s] = append(bySelector[s], j)
 	}
+	sort.Strings(order) // the same set shares one call whatever the class's order
 	for start := 0; start < len(order); start += parametersPerCall {
 		batch := order[start:min(start+parametersPerCall, len(order))]
-		out, err := api.GetParameters(ctx, &ssm.GetParametersInput{Names: batch, WithDecryption: aws.Bool(true)}, withCreds)
+		readAt := f.opts.Clock()
+		key := "ssm\x00" + scope + "\x00" + region + "\x00" + strings.Join(batch, "\x00")
+		found, err := shared(ctx, f, key, func(ctx context.Context) (map[string]Value, error) {
+			out, err := api.GetParameters(ctx, &ssm.GetParametersInput{Names: batch, WithDecryption: aws.Bool(true)}, withCreds)
+			if err != nil {
+				return nil, err
+			}
+			return matchParameters(batch, out.Parameters), nil
+		})
 		if err != nil {
 			for _, s := range batch {
 				for _, j := range bySelector[s] {
@@ -55,10 +66,10 @@ func readParameters(ctx context.Context, api ParameterStoreAPI, creds aws.Creden
 			}
 			continue
 		}
-		found := matchParameters(batch, out.Parameters)
 		for sel, v := range found {
 			for _, j := range bySelector[sel] {
 				values[lookups[j].index] = v
+				f.cache.put(cacheKey(scope, region, lookups[j]), scope, v, lookups[j].pinned(), readAt)
 			}
 		}
 		for _, s := range batch {

@@ -108,6 +108,7 @@ type daemonOptions struct {
 	driverWritesSecrets bool
 	podIdentityURL      string
 	envRegion           string
+	cacheTTL            time.Duration
 }
 
 func startDaemon(t *testing.T, o daemonOptions) *daemon {
@@ -124,7 +125,7 @@ func startDaemon(t *testing.T, o daemonOptions) *daemon {
 	pi := auth.NewPodIdentity(auth.PodIdentityOptions{IPv4Endpoint: o.podIdentityURL, IPv6Endpoint: o.podIdentityURL})
 	srv, err := server.New(server.Options{
 		Credentials:         auth.NewCredentials(lookup, irsa, pi, time.Now),
-		Fetcher:             provider.NewFetcher(clients),
+		Fetcher:             provider.NewFetcher(clients, provider.FetcherOptions{CacheTTL: o.cacheTTL}),
 		Regions:             auth.NewRegions(lookup, o.envRegion, "node-1"),
 		DriverWritesSecrets: o.driverWritesSecrets,
 		MountTimeout:        20 * time.Second,

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
 )
 
@@ -115,7 +116,7 @@ func KindOf(err error) Kind {
 	}
 	var api smithy.APIError
 	if errors.As(err, &api) {
-		return kindOfAPI(api)
+		return kindOfAPI(err, api)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return Timeout
@@ -137,7 +138,7 @@ func KindOf(err error) Kind {
 	return Internal
 }
 
-func kindOfAPI(api smithy.APIError) Kind {
+func kindOfAPI(err error, api smithy.APIError) Kind {
 	code := api.ErrorCode()
 	switch {
 	case code == "AccessDeniedException" || code == "AccessDenied" ||
@@ -158,7 +159,7 @@ func kindOfAPI(api smithy.APIError) Kind {
 	case code == "DecryptionFailure" || code == "KMSAccessDeniedException":
 		return PermissionDenied
 	}
-	if api.ErrorFault() == smithy.FaultClient {
+	if IsClientFault(err) {
 		return FailedPrecondition
 	}
 	return Unavailable
@@ -176,7 +177,15 @@ func IsClientFault(err error) bool {
 	if strings.Contains(api.ErrorCode(), "Throttl") || api.ErrorCode() == "TooManyRequestsException" {
 		return false
 	}
-	return api.ErrorFault() == smithy.FaultClient
+	if f := api.ErrorFault(); f != smithy.FaultUnknown {
+		return f == smithy.FaultClient
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		s := re.HTTPStatusCode()
+		return s >= 400 && s < 500 && s != 429
+	}
+	return false
 }
 
 // Describe reduces err to text safe to show users: for AWS errors the code

@@ -1,0 +1,69 @@
+package failure
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+)
+
+// sdkError wraps an API error the way the SDK does for an HTTP answer.
+func sdkError(status int, code string, fault smithy.ErrorFault) error {
+	api := &smithy.GenericAPIError{Code: code, Message: "AWS says no", Fault: fault}
+	return &smithy.OperationError{ServiceID: "Secrets Manager", OperationName: "GetSecretValue",
+		Err: &awshttp.ResponseError{RequestID: "req-1234",
+			ResponseError: &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: status}}, Err: api}}}
+}
+
+func TestErrorsAreClassifiedInOnePlace(t *testing.T) {
+	cases := []struct {
+		name        string
+		err         error
+		kind        Kind
+		clientFault bool
+	}{
+		{"an unmodelled AccessDeniedException with status 400 is a denial and a client fault", sdkError(400, "AccessDeniedException", smithy.FaultUnknown), PermissionDenied, true},
+		{"a modelled ResourceNotFoundException is NotFound", sdkError(400, "ResourceNotFoundException", smithy.FaultClient), NotFound, true},
+		{"an SSM ParameterNotFound is NotFound", sdkError(400, "ParameterNotFound", smithy.FaultClient), NotFound, true},
+		{"a DecryptionFailure is a denial", sdkError(400, "DecryptionFailure", smithy.FaultClient), PermissionDenied, true},
+		{"an InvalidRequestException is the caller's fault", sdkError(400, "InvalidRequestException", smithy.FaultClient), InvalidArgument, true},
+		{"an expired web identity token is Unauthenticated", sdkError(400, "ExpiredTokenException", smithy.FaultClient), Unauthenticated, true},
+		{"throttling left after retries is Throttled and may fail over", sdkError(400, "ThrottlingException", smithy.FaultUnknown), Throttled, false},
+		{"an InternalServiceError is Unavailable and may fail over", sdkError(500, "InternalServiceError", smithy.FaultServer), Unavailable, false},
+		{"an unmodelled 503 is a server fault", sdkError(503, "ServiceUnavailable", smithy.FaultUnknown), Unavailable, false},
+		{"an unknown 4xx code is a precondition the user must fix", sdkError(400, "SomethingNew", smithy.FaultUnknown), FailedPrecondition, true},
+		{"a deadline is a Timeout and may fail over", fmt.Errorf("calling: %w", context.DeadlineExceeded), Timeout, false},
+		{"a classified error keeps its kind through wrapping", fmt.Errorf("outer: %w", New(InvalidArgument, "bad")), InvalidArgument, false},
+		{"a plain error is Internal", errors.New("boom"), Internal, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := KindOf(tc.err); got != tc.kind {
+				t.Errorf("KindOf = %v, want %v", got, tc.kind)
+			}
+			if got := IsClientFault(tc.err); got != tc.clientFault {
+				t.Errorf("IsClientFault = %v, want %v", got, tc.clientFault)
+			}
+		})
+	}
+}
+
+func TestDescribeDropsRequestIDsAndHTTPDetail(t *testing.T) {
+	err := WrapAWS(sdkError(400, "AccessDeniedException", smithy.FaultUnknown), "objects[0] %q in %s", "db", "us-east-1")
+	msg := err.Error()
+	if !strings.Contains(msg, `objects[0] "db" in us-east-1: AccessDeniedException: AWS says no`) {
+		t.Errorf("message = %q", msg)
+	}
+	if strings.Contains(msg, "req-1234") || strings.Contains(msg, "StatusCode") {
+		t.Errorf("message leaks transport detail: %q", msg)
+	}
+	if KindOf(err) != PermissionDenied {
+		t.Errorf("kind = %v", KindOf(err))
+	}
+}
