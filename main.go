@@ -176,9 +176,11 @@ func run(args []string) error {
 	})
 	creds := auth.NewCredentials(lookup, irsa, podIdentity, time.Now)
 
+	fetcher := provider.NewFetcher(clients, provider.FetcherOptions{CacheTTL: cfg.CacheTTL, MaxBytes: cfg.CacheMaxBytes})
+	metrics.WatchCache(fetcher.CacheStats)
 	srv, err := server.New(server.Options{
 		Credentials:         creds,
-		Fetcher:             provider.NewFetcher(clients, provider.FetcherOptions{CacheTTL: cfg.CacheTTL, MaxBytes: cfg.CacheMaxBytes}),
+		Fetcher:             fetcher,
 		Regions:             auth.NewRegions(lookup, cfg.Region, cfg.NodeName),
 		DriverWritesSecrets: cfg.DriverWritesSecrets,
 		MountTimeout:        cfg.MountTimeout,

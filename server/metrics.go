@@ -62,3 +62,13 @@ func (m *Metrics) ObserveMount(outcome string, took time.Duration) {
 	m.mounts.WithLabelValues(outcome).Inc()
 	m.mountDur.WithLabelValues(outcome).Observe(took.Seconds())
 }
+
+// WatchCache exposes the value cache's size as gauges.
+func (m *Metrics) WatchCache(stats func() (entries, bytes int)) {
+	m.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "csi_provider_aws_value_cache_entries", Help: "Values held in the value cache."},
+			func() float64 { n, _ := stats(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "csi_provider_aws_value_cache_bytes", Help: "Bytes of values held in the value cache."},
+			func() float64 { _, b := stats(); return float64(b) }),
+	)
+}
