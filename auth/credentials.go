@@ -1,0 +1,225 @@
+package auth
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
+	"k8s.io/klog/v2"
+
+	"github.com/csi-provider-aws/csi-provider-aws/provider/failure"
+)
+
+// Cache tuning. Credentials obtained at t0 that expire at t0+L are served
+// until L/5 (at most 5 minutes) before they expire, and refreshed in the
+// background from about three quarters of L on (earlier by a random jitter
+// of up to L/10, so that identities obtained together do not all refresh
+// together). For STS's default hour: refresh from 39-45 minutes, never
+// served with less than 5 minutes left.
+const (
+	defaultCacheSize   = 4096
+	maxStaleMargin     = 5 * time.Minute
+	defaultFetchBudget = 30 * time.Second
+	defaultRetryAfter  = 30 * time.Second
+)
+
+// Credentials resolves a Mount's identity and its AWS credentials, caching
+// the credentials per identity key (Identity.Key). Safe for concurrent use.
+type Credentials struct {
+	lookup      Lookup
+	irsa        *IRSA
+	podIdentity *PodIdentity
+	now         func() time.Time
+
+	// fetchBudget bounds one STS or agent exchange, however many requests
+	// wait for it; retryAfter spaces background refreshes after a failure.
+	fetchBudget, retryAfter time.Duration
+
+	cache *lru.Cache[string, *cached]
+	group singleflight.Group
+	// mu serialises replacing an entry after a failed background refresh.
+	mu sync.Mutex
+}
+
+// cached is one identity's credentials; never modified once stored.
+type cached struct {
+	creds     aws.Credentials
+	refreshAt time.Time // refresh in the background from then on
+	staleAt   time.Time // never served from then on
+	retryAt   time.Time // no background refresh before (after a failure)
+}
+
+// NewCredentials returns a resolver over lookup (ServiceAccount roles),
+// irsa and podIdentity (either may be nil when that mode is not offered);
+// clock is the time source (time.Now outside tests).
+func NewCredentials(lookup Lookup, irsa *IRSA, podIdentity *PodIdentity, clock func() time.Time) *Credentials {
+	cache, err := lru.New[string, *cached](defaultCacheSize)
+	if err != nil {
+		panic(err) // only for a size <= 0
+	}
+	if clock == nil {
+		clock = time.Now
+	}
+	return &Credentials{
+		lookup: lookup, irsa: irsa, podIdentity: podIdentity, now: clock,
+		fetchBudget: defaultFetchBudget, retryAfter: defaultRetryAfter,
+		cache: cache,
+	}
+}
+
+// Resolve decides who req acts as and returns credentials for exactly that
+// identity. In order: the mode (IRSA unless req.UsePodIdentity), the token
+// for the mode's audience, CheckToken on it, the ServiceAccount's role
+// (IRSA), then cached credentials for Identity.Key or a new STS or agent
+// exchange. A cached credential is served only after this request's own
+// token passed CheckToken and, with IRSA, the role read now is the one in
+// the key. The returned provider yields only these credentials; it never
+// falls back to any other source.
+func (c *Credentials) Resolve(ctx context.Context, req Request) (Identity, aws.CredentialsProvider, error) {
+	id, token, err := c.identify(ctx, req)
+	if err != nil {
+		return Identity{}, nil, err
+	}
+	key := id.Key()
+	now := c.now()
+	if e, ok := c.cache.Get(key); ok && now.Before(e.staleAt) {
+		if !now.Before(e.refreshAt) && !now.Before(e.retryAt) {
+			c.refreshAhead(key, id, token, req.PreferredAddressType, e)
+		}
+		return id, static(e.creds), nil
+	}
+	ch := c.group.DoChan(key, func() (any, error) {
+		return c.obtain(context.WithoutCancel(ctx), key, id, token, req.PreferredAddressType)
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return Identity{}, nil, r.Err
+		}
+		return id, static(r.Val.(aws.Credentials)), nil
+	case <-ctx.Done():
+		return Identity{}, nil, failure.Wrap(failure.Timeout, ctx.Err(),
+			"waiting for %s credentials of ServiceAccount %s/%s", id.Mode, id.Namespace, id.ServiceAccount)
+	}
+}
+
+// identify checks the request and its token and builds the Identity.
+func (c *Credentials) identify(ctx context.Context, req Request) (Identity, string, error) {
+	if req.Namespace == "" || req.ServiceAccount == "" {
+		return Identity{}, "", failure.New(failure.InvalidArgument,
+			"the mount request names no pod namespace or ServiceAccount; the CSIDriver secrets-store.csi.k8s.io must have podInfoOnMount: true")
+	}
+	if req.Region == "" {
+		return Identity{}, "", failure.New(failure.Internal, "credentials were asked for ServiceAccount %s/%s before a region was resolved",
+			req.Namespace, req.ServiceAccount)
+	}
+	id := Identity{
+		Mode: ModeIRSA, Namespace: req.Namespace, ServiceAccount: req.ServiceAccount,
+		Region: req.Region, PodName: req.PodName, PodUID: req.PodUID,
+	}
+	audience := AudienceSTS
+	if req.UsePodIdentity {
+		id.Mode, audience = ModePodIdentity, AudiencePodIdentity
+	}
+	if (id.Mode == ModeIRSA && c.irsa == nil) || (id.Mode == ModePodIdentity && c.podIdentity == nil) {
+		return Identity{}, "", failure.New(failure.FailedPrecondition, "this daemon does not offer %s credentials", id.Mode)
+	}
+	tok, ok := req.Tokens[audience]
+	if !ok || tok.Token == "" {
+		return Identity{}, "", failure.New(failure.FailedPrecondition,
+			"no service account token for audience %q in the request; add {audience: %s} to the tokenRequests of CSIDriver secrets-store.csi.k8s.io",
+			audience, audience)
+	}
+	if err := CheckToken(tok, audience, req.Namespace, req.ServiceAccount, c.now()); err != nil {
+		return Identity{}, "", err
+	}
+	if id.Mode == ModeIRSA {
+		arn, err := c.lookup.RoleARN(ctx, req.Namespace, req.ServiceAccount)
+		if err != nil {
+			return Identity{}, "", err
+		}
+		if err := checkRoleARN(arn, req.Namespace, req.ServiceAccount); err != nil {
+			return Identity{}, "", err
+		}
+		id.RoleARN = arn
+	}
+	return id, tok.Token, nil
+}
+
+// obtain exchanges token for id's credentials and caches them under key.
+func (c *Credentials) obtain(ctx context.Context, key string, id Identity, token, preferredAddressType string) (aws.Credentials, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.fetchBudget)
+	defer cancel()
+	var (
+		creds aws.Credentials
+		err   error
+	)
+	if id.Mode == ModePodIdentity {
+		creds, err = c.podIdentity.Credentials(ctx, id, token, preferredAddressType)
+	} else {
+		creds, err = c.irsa.Credentials(ctx, id, token)
+	}
+	if err != nil {
+		return aws.Credentials{}, err
+	}
+	now := c.now()
+	life := creds.Expires.Sub(now)
+	if life <= 0 {
+		return aws.Credentials{}, failure.New(failure.Unavailable,
+			"the %s credentials for ServiceAccount %s/%s expired on arrival (at %s); check the node's clock",
+			id.Mode, id.Namespace, id.ServiceAccount, creds.Expires.UTC().Format(time.RFC3339))
+	}
+	c.cache.Add(key, &cached{
+		creds:     creds,
+		refreshAt: now.Add(life*3/4 - jitter(life/10)),
+		staleAt:   creds.Expires.Add(-min(maxStaleMargin, life/5)),
+	})
+	return creds, nil
+}
+
+// refreshAhead starts one background refresh of key (none if one is in
+// flight) while the current credentials are still served. After a refusal
+// (the role or association no longer accepts this identity) the entry is
+// dropped, so the next Mount asks again and reports the cause; after any
+// other failure the old credentials stay until stale, and the refresh is
+// retried after retryAfter.
+func (c *Credentials) refreshAhead(key string, id Identity, token, preferredAddressType string, old *cached) {
+	c.group.DoChan(key, func() (any, error) {
+		creds, err := c.obtain(context.Background(), key, id, token, preferredAddressType)
+		if err == nil {
+			return creds, nil
+		}
+		klog.ErrorS(err, "refreshing credentials ahead of expiry failed", "mode", id.Mode,
+			"namespace", id.Namespace, "serviceAccount", id.ServiceAccount, "role", id.RoleARN, "region", id.Region)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if cur, ok := c.cache.Peek(key); ok && cur == old {
+			switch failure.KindOf(err) {
+			case failure.PermissionDenied, failure.Unauthenticated, failure.FailedPrecondition, failure.InvalidArgument:
+				c.cache.Remove(key)
+			default:
+				next := *old
+				next.retryAt = c.now().Add(c.retryAfter)
+				c.cache.Add(key, &next)
+			}
+		}
+		return nil, err
+	})
+}
+
+// static yields creds and nothing else.
+func static(creds aws.Credentials) aws.CredentialsProvider {
+	return aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return creds, nil })
+}
+
+// jitter returns a random duration in [0, max).
+func jitter(max time.Duration) time.Duration {
+	if max <= 0 {
+		return 0
+	}
+	return time.Duration(rand.Int64N(int64(max)))
+}

@@ -1,0 +1,100 @@
+package auth
+
+import (
+	"strings"
+
+	"github.com/csi-provider-aws/csi-provider-aws/provider/failure"
+)
+
+// Mode is how a pod's identity becomes AWS credentials.
+type Mode string
+
+const (
+	// ModeIRSA is IAM Roles for Service Accounts: STS
+	// AssumeRoleWithWebIdentity with the role named by the ServiceAccount's
+	// eks.amazonaws.com/role-arn annotation.
+	ModeIRSA Mode = "irsa"
+	// ModePodIdentity is EKS Pod Identity: the node's agent exchanges the
+	// token for the credentials of the ServiceAccount's association.
+	ModePodIdentity Mode = "pod-identity"
+)
+
+// Identity is who a Mount acts as.
+type Identity struct {
+	Mode           Mode
+	Namespace      string
+	ServiceAccount string
+	// RoleARN is the ServiceAccount's role (IRSA only).
+	RoleARN string
+	Region  string
+	// PodName and PodUID name the pod that asked; they are not part of Key.
+	PodName, PodUID string
+}
+
+// Key is the cache key for credentials and values read with them: mode,
+// namespace, ServiceAccount, role ARN (IRSA) and region. Every pod running
+// as the same ServiceAccount with the same role shares one entry; a change
+// of the role annotation gives a new key, so credentials of the old role are
+// never served again.
+//
+// Caveat (DESIGN invariant 2): the pod's name and UID are not part of the
+// key. The credentials cached for a key were obtained with the token of the
+// first pod that asked, so:
+//   - with Pod Identity they carry that pod's session tags
+//     (kubernetes-pod-name, kubernetes-pod-uid);
+//   - with IRSA their role session name names that pod (see sessionName).
+//
+// An IAM policy whose conditions distinguish pods of one ServiceAccount
+// (aws:PrincipalTag/kubernetes-pod-name, a session-name pattern) is therefore
+// evaluated against that first pod for every pod of the ServiceAccount.
+// Conditions on the namespace, ServiceAccount, cluster or role are
+// unaffected. Clusters that rely on per-pod conditions need a per-pod scope
+// (the key plus PodUID), at the cost of one STS or agent call per pod.
+//
+// Pod Identity: the association is named by namespace and ServiceAccount; if
+// it is changed to another role, the old role's cached credentials are
+// served until the cache refreshes them (from about three quarters of their
+// lifetime on).
+func (i Identity) Key() string {
+	// No component can contain "|": namespaces and ServiceAccount names are
+	// DNS names, role ARNs are checked by checkRoleARN and regions by the
+	// caller before use.
+	return strings.Join([]string{string(i.Mode), i.Namespace, i.ServiceAccount, i.RoleARN, i.Region}, "|")
+}
+
+// Request is what package auth needs from one Mount.
+type Request struct {
+	Namespace, ServiceAccount, PodName, PodUID string
+	// Tokens are the service-account tokens kubelet sent, by audience.
+	Tokens map[string]Token
+	// UsePodIdentity, PreferredAddressType ("ipv4", "ipv6" or "auto") and
+	// Region come from the parsed SecretProviderClass; the caller fills them.
+	UsePodIdentity       bool
+	PreferredAddressType string
+	Region               string
+}
+
+// RequestFromAttributes reads the pod, its ServiceAccount and its tokens from
+// the mount request's attributes (and secrets, see ParseTokens).
+func RequestFromAttributes(attrs map[string]string, secrets map[string]string) (Request, error) {
+	r := Request{
+		Namespace:      attrs[AttrPodNamespace],
+		ServiceAccount: attrs[AttrServiceAccount],
+		PodName:        attrs[AttrPodName],
+		PodUID:         attrs[AttrPodUID],
+	}
+	if r.Namespace == "" {
+		return Request{}, failure.New(failure.InvalidArgument,
+			"the mount request has no %s attribute; the CSIDriver secrets-store.csi.k8s.io must have podInfoOnMount: true", AttrPodNamespace)
+	}
+	if r.ServiceAccount == "" {
+		return Request{}, failure.New(failure.InvalidArgument,
+			"the mount request has no %s attribute; the CSIDriver secrets-store.csi.k8s.io must have podInfoOnMount: true", AttrServiceAccount)
+	}
+	toks, err := ParseTokens(attrs, secrets)
+	if err != nil {
+		return Request{}, err
+	}
+	r.Tokens = toks
+	return r, nil
+}

@@ -1,0 +1,130 @@
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/csi-provider-aws/csi-provider-aws/provider/failure"
+)
+
+// STSAPI is the part of the STS client IRSA uses.
+type STSAPI interface {
+	AssumeRoleWithWebIdentity(ctx context.Context, in *sts.AssumeRoleWithWebIdentityInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleWithWebIdentityOutput, error)
+}
+
+// STSForRegion returns the long-lived STS client of a region (its regional
+// endpoint, or the operator's AWS_ENDPOINT_URL_STS). The caller builds the
+// clients from the process's aws.Config and reuses them.
+type STSForRegion func(region string) STSAPI
+
+// IRSAOptions tune IRSA.
+type IRSAOptions struct {
+	// Duration of the role session; 0 lets STS choose (1 hour). STS accepts
+	// 15 minutes up to the role's maximum session duration.
+	Duration time.Duration
+}
+
+// IRSA exchanges a pod's sts.amazonaws.com token for the credentials of its
+// ServiceAccount's role (STS AssumeRoleWithWebIdentity, an unsigned call:
+// the token is the proof).
+type IRSA struct {
+	sts  STSForRegion
+	opts IRSAOptions
+}
+
+// NewIRSA returns an IRSA over the regional STS clients of stsForRegion.
+func NewIRSA(stsForRegion STSForRegion, opts IRSAOptions) *IRSA {
+	return &IRSA{sts: stsForRegion, opts: opts}
+}
+
+// Credentials assumes id.RoleARN in id.Region with token.
+func (p *IRSA) Credentials(ctx context.Context, id Identity, token string) (aws.Credentials, error) {
+	in := &sts.AssumeRoleWithWebIdentityInput{
+		RoleArn:          aws.String(id.RoleARN),
+		RoleSessionName:  aws.String(sessionName(id)),
+		WebIdentityToken: aws.String(token),
+	}
+	if p.opts.Duration > 0 {
+		in.DurationSeconds = aws.Int32(int32(p.opts.Duration / time.Second))
+	}
+	out, err := p.sts(id.Region).AssumeRoleWithWebIdentity(ctx, in)
+	if err != nil {
+		return aws.Credentials{}, redact(failure.WrapAWS(err,
+			"assuming role %s for ServiceAccount %s/%s with STS in %s",
+			id.RoleARN, id.Namespace, id.ServiceAccount, id.Region), token)
+	}
+	c := out.Credentials
+	if c == nil || aws.ToString(c.AccessKeyId) == "" || aws.ToString(c.SecretAccessKey) == "" || c.Expiration == nil {
+		return aws.Credentials{}, failure.New(failure.Unavailable,
+			"assuming role %s for ServiceAccount %s/%s with STS in %s: the answer has no complete credentials",
+			id.RoleARN, id.Namespace, id.ServiceAccount, id.Region)
+	}
+	return aws.Credentials{
+		AccessKeyID:     aws.ToString(c.AccessKeyId),
+		SecretAccessKey: aws.ToString(c.SecretAccessKey),
+		SessionToken:    aws.ToString(c.SessionToken),
+		Source:          "csi-provider-aws/irsa",
+		CanExpire:       true,
+		Expires:         *c.Expiration,
+		AccountID:       accountOf(id.RoleARN),
+	}, nil
+}
+
+// accountOf returns the account of a role ARN (checked by checkRoleARN).
+func accountOf(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 {
+		return ""
+	}
+	return parts[4]
+}
+
+// STS limits a role session name to 2-64 characters from [\w+=,.@-].
+const maxSessionName = 64
+
+// sessionName names the role session after the pod, for CloudTrail:
+// "<namespace>.<pod>" (the ServiceAccount when the pod's name is unknown),
+// other characters replaced by "-". A name longer than 64 characters is
+// truncated and ends with 8 hex digits of a hash of the pod UID, so two
+// pods whose names share a long prefix keep distinct sessions.
+//
+// With the credential cache, the session is that of the pod whose Mount
+// obtained the credentials; see Identity.Key.
+func sessionName(id Identity) string {
+	who := id.PodName
+	if who == "" {
+		who = id.ServiceAccount
+	}
+	name := sanitizeSessionName(id.Namespace + "." + who)
+	if len(name) <= maxSessionName {
+		return name
+	}
+	seed := id.PodUID
+	if seed == "" {
+		seed = name
+	}
+	sum := sha256.Sum256([]byte(seed))
+	suffix := "-" + hex.EncodeToString(sum[:4])
+	return name[:maxSessionName-len(suffix)] + suffix
+}
+
+func sanitizeSessionName(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9',
+			strings.ContainsRune("_+=,.@-", r):
+			b.WriteRune(r)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	return b.String()
+}

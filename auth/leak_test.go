@@ -1,0 +1,135 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/smithy-go"
+)
+
+// texts returns every way err and the errors it wraps can be printed.
+func texts(err error) []string {
+	if err == nil {
+		return nil
+	}
+	out := []string{err.Error(), fmt.Sprintf("%v", err), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err), fmt.Sprintf("%q", err)}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		out = append(out, texts(u.Unwrap())...)
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			out = append(out, texts(e)...)
+		}
+	}
+	return out
+}
+
+// TestNoErrorCarriesATokenOrCredential drives every failure path with a
+// token that AWS or the agent echo back, and checks that no error (nor any
+// error it wraps) prints the token or a credential.
+func TestNoErrorCarriesATokenOrCredential(t *testing.T) {
+	good := saToken(t, "shop", "cart", AudienceSTS).Token
+	podTok := saToken(t, "shop", "cart", AudiencePodIdentity).Token
+	forbidden := []string{good, podTok, strings.Split(good, ".")[1], strings.Split(podTok, ".")[1],
+		"secret-1", "session-1", "pod-secret", "pod-session", "real-secret", "real-session"}
+
+	var errs []error
+	add := func(what string, err error) {
+		if err == nil {
+			t.Errorf("%s: no error", what)
+			return
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", what, err))
+	}
+
+	// Parsing and checking.
+	_, err := ParseTokens(map[string]string{AttrTokens: `{"sts.amazonaws.com":{"token":"` + good}, nil)
+	add("truncated tokens", err)
+	_, err = ParseTokens(map[string]string{AttrTokens: `{"sts.amazonaws.com":"` + good + `"}`}, nil)
+	add("a bare token", err)
+	_, err = ParseTokens(nil, map[string]string{AttrTokens: `{"sts.amazonaws.com":{"token":"` + good + `","expirationTimestamp":"` + good + `"}}`})
+	add("a token as timestamp", err)
+	_, err = RequestFromAttributes(map[string]string{AttrPodNamespace: "shop", AttrServiceAccount: "cart", AttrTokens: good}, nil)
+	add("a token instead of JSON", err)
+	for _, tok := range []string{good, good + "x", strings.Replace(good, ".", "!", 1), strings.Split(good, ".")[1]} {
+		add("CheckToken for another ServiceAccount", CheckToken(Token{Token: tok}, AudienceSTS, "shop", "other", t0))
+		add("CheckToken for another audience", CheckToken(Token{Token: tok}, AudiencePodIdentity, "shop", "cart", t0))
+		add("CheckToken expired", CheckToken(Token{Token: tok, Expiration: t0}, AudienceSTS, "shop", "cart", t0))
+	}
+
+	// IRSA: STS echoing the token in its message.
+	f := newFixture(t, serviceAccount("shop", "cart", roleCart))
+	req := request(t, "shop", "cart", "p1")
+	req.Tokens[AudienceSTS] = Token{Token: good}
+	req.Tokens[AudiencePodIdentity] = Token{Token: podTok}
+	f.sts.setErr(&smithy.GenericAPIError{Code: "ValidationError", Message: "Value '" + good + "' at 'webIdentityToken' failed to satisfy constraint", Fault: smithy.FaultClient})
+	_, _, err = f.creds.Resolve(context.Background(), req)
+	add("STS echoing the token", err)
+	f.sts.setErr(fmt.Errorf("transport failed for token %s", good))
+	_, _, err = f.creds.Resolve(context.Background(), req)
+	add("a transport error quoting the token", err)
+
+	// The real STS client echoing the token in its XML error.
+	func() {
+		isolateAWSEnv(t)
+		srv := newSTSServer(t)
+		srv.fail = `<ErrorResponse><Error><Type>Sender</Type><Code>InvalidIdentityToken</Code><Message>token ` + good + ` is bad</Message></Error><RequestId>r</RequestId></ErrorResponse>`
+		t.Setenv("AWS_ENDPOINT_URL_STS", srv.URL)
+		cfg, err := config.LoadDefaultConfig(context.Background(), config.WithCredentialsProvider(aws.AnonymousCredentials{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := Identity{Mode: ModeIRSA, Namespace: "shop", ServiceAccount: "cart", RoleARN: roleCart, Region: "eu-west-1"}
+		_, err = NewIRSA(regionalClients(cfg), IRSAOptions{}).Credentials(context.Background(), id, good)
+		add("the real STS client echoing the token", err)
+	}()
+
+	// Pod Identity: the agent echoing the token, or not there at all.
+	req.UsePodIdentity = true
+	for _, status := range []int{400, 403, 500, 200} {
+		echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(status)
+			fmt.Fprintf(w, `{"message":"bad token %s"}`, r.Header.Get("Authorization"))
+		}))
+		p := NewPodIdentity(PodIdentityOptions{IPv4Endpoint: echo.URL, IPv6Endpoint: echo.URL})
+		_, err := p.Credentials(context.Background(), podID, podTok, "auto")
+		add(fmt.Sprintf("the agent echoing the token with HTTP %d", status), err)
+		echo.Close()
+	}
+	p := NewPodIdentity(PodIdentityOptions{IPv4Endpoint: deadEndpoint(t), IPv6Endpoint: deadEndpoint(t)})
+	_, err = p.Credentials(context.Background(), podID, podTok, "auto")
+	add("no agent", err)
+	f2 := newFixture(t)
+	f2.agent.status, f2.agent.body = 401, podTok
+	_, _, err = f2.creds.Resolve(context.Background(), req)
+	add("Resolve with the agent echoing the token", err)
+
+	for _, err := range errs {
+		for _, text := range texts(err) {
+			for _, s := range forbidden {
+				if strings.Contains(text, s) {
+					t.Errorf("an error prints a token or credential %.12s...: %s", s, text)
+				}
+			}
+		}
+	}
+	if len(errs) < 20 {
+		t.Errorf("only %d errors checked", len(errs))
+	}
+	var unwrapped int
+	for _, err := range errs {
+		for e := errors.Unwrap(err); e != nil; e = errors.Unwrap(e) {
+			unwrapped++
+		}
+	}
+	if unwrapped == 0 {
+		t.Errorf("no wrapped errors were walked")
+	}
+}
