@@ -9,6 +9,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -135,9 +136,9 @@ type mountRecord struct {
 
 func (s *Server) mount(ctx context.Context, req *v1alpha1.MountRequest) (mountRecord, error) {
 	var rec mountRecord
-	attrs := map[string]string{}
-	if err := json.Unmarshal([]byte(req.GetAttributes()), &attrs); err != nil {
-		return rec, failure.New(failure.InvalidArgument, "the mount request's attributes are not a JSON object of strings: %v", jsonProblem(err))
+	attrs, err := parseAttributes(req.GetAttributes())
+	if err != nil {
+		return rec, err
 	}
 	rec.class = attrs["secretProviderClass"]
 	rec.pod = attrs["csi.storage.k8s.io/pod.namespace"] + "/" + attrs["csi.storage.k8s.io/pod.name"]
@@ -222,13 +223,27 @@ func parsePermission(p string) (int32, error) {
 	return int32(n), nil
 }
 
-// jsonProblem describes a JSON error without quoting the input.
-func jsonProblem(err error) string {
-	switch e := err.(type) {
-	case *json.SyntaxError:
-		return fmt.Sprintf("syntax error at byte %d", e.Offset)
-	case *json.UnmarshalTypeError:
-		return fmt.Sprintf("field %q holds a %s, not a string", e.Field, e.Value)
+// parseAttributes reads the attributes: a JSON object whose values are all
+// strings (the SecretProviderClass parameters and kubelet's volume context).
+// Errors name the attribute but never quote values, which may hold tokens.
+func parseAttributes(s string) (map[string]string, error) {
+	raw := map[string]json.RawMessage{}
+	if err := json.Unmarshal([]byte(s), &raw); err != nil {
+		problem := "malformed JSON"
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			problem = fmt.Sprintf("syntax error at byte %d", se.Offset)
+		}
+		return nil, failure.New(failure.InvalidArgument, "the mount request's attributes are not a JSON object of strings: %s", problem)
 	}
-	return "malformed JSON"
+	attrs := make(map[string]string, len(raw))
+	for k, v := range raw {
+		var str string
+		if err := json.Unmarshal(v, &str); err != nil {
+			return nil, failure.New(failure.InvalidArgument,
+				"the mount request's attribute %q is not a string; SecretProviderClass parameters must be strings (quote the value)", k)
+		}
+		attrs[k] = str
+	}
+	return attrs, nil
 }
