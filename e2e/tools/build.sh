@@ -45,5 +45,12 @@ case $what in
     fi
     ln -sf "$(command -v etcd)" "$bin/etcd"
     ;;
+  helm)
+    # Not part of "all": only e2e/chart needs helm, and it asks for it itself.
+    # Without these ldflags helm reports v3.22 and assumes Kubernetes v1.20,
+    # which the chart's kubeVersion (>=1.30.0-0) refuses.
+    build helm "$here/helm" helm.sh/helm/v3/cmd/helm \
+      "-s -w -X helm.sh/helm/v3/internal/version.version=v3.22.0 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=37 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=37"
+    ;;
 esac
 echo "e2e build: binaries in $bin"
