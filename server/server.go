@@ -11,8 +11,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -73,6 +75,10 @@ type Options struct {
 // Server implements the driver's CSIDriverProvider gRPC service.
 type Server struct {
 	opts Options
+	// writeLocks serialise provider-writes mode per target directory (two
+	// republishes of one pod must not interleave their renames); striped so
+	// the set stays bounded however many pods come and go.
+	writeLocks [64]sync.Mutex
 }
 
 var _ v1alpha1.CSIDriverProviderServer = (*Server)(nil)
@@ -202,11 +208,22 @@ func (s *Server) mount(ctx context.Context, req *v1alpha1.MountRequest) (mountRe
 		for _, f := range files {
 			resp.Files = append(resp.Files, &v1alpha1.File{Path: f.Path, Mode: f.Mode, Contents: f.Contents})
 		}
-	} else if err := provider.WriteFiles(req.GetTargetPath(), files); err != nil {
+	} else if err := s.write(req.GetTargetPath(), files); err != nil {
 		return rec, failure.Wrap(failure.Internal, err, "writing the files into the pod's mount %s", req.GetTargetPath())
 	}
 	rec.resp = resp
 	return rec, nil
+}
+
+// write writes files into target (provider-writes mode), one writer per
+// target at a time.
+func (s *Server) write(target string, files []provider.File) error {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(target))
+	mu := &s.writeLocks[h.Sum32()%uint32(len(s.writeLocks))]
+	mu.Lock()
+	defer mu.Unlock()
+	return provider.WriteFiles(target, files)
 }
 
 // parsePermission reads the driver's default file mode, a JSON number such
