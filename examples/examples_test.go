@@ -1,0 +1,220 @@
+// Package examples holds SecretProviderClass manifests users copy. This test
+// keeps them honest: every class must parse with the provider's own parser
+// and yield the files its comments promise, and every other manifest must be
+// a valid Kubernetes object.
+package examples_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	yaml "go.yaml.in/yaml/v3"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime/serializer/json"
+	"k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/csi-provider-aws/csi-provider-aws/provider"
+)
+
+// driverPermission is the file mode the driver sends when a volume sets
+// none (420 = 0644).
+const driverPermission = 0o644
+
+// nodeRegion stands in for the node label when a class names no region, so
+// that ARN regions are still checked.
+const nodeRegion = "us-west-2"
+
+// wantFiles is what each class mounts: "path mode", sorted. A class missing
+// here, or here but gone from the examples, fails the test.
+var wantFiles = map[string][]string{
+	"secretproviderclass.yaml/aws-secrets": {"MySecret 0644", "_myapp_config_url 0644"},
+	"irsa.yaml/payments-api-secrets":       {"db-password 0400", "stripe-key 0644"},
+	"pod-identity.yaml/checkout-secrets":   {"checkout-api-token 0644", "currency 0644"},
+	"ssm.yaml/app-parameters": {
+		"_app_log-level 0644", "allowed-origins 0644", "db-password 0400", "db-password-stable 0644",
+		"db-password-v3 0644", "feature-flags 0644",
+	},
+	"ssm.yaml/app-parameters-nested": {"app/config/endpoint 0644", "app/config/timeout 0644"},
+	"jmespath.yaml/orders-db": {
+		"db-host 0440", "db-password 0400", "db-port 0440", "db-replica-host 0440", "db-username 0440",
+		"orders-db.json 0440",
+	},
+	"failover.yaml/api-secrets-failover":         {"api-token 0644", "signing-key 0644"},
+	"demo/secretproviderclass.yaml/demo-secrets": {"api-key 0644", "db-password 0400", "db-username 0644", "demo_db-credentials 0644"},
+}
+
+// class is the part of a SecretProviderClass the provider sees.
+type class struct {
+	APIVersion string `yaml:"apiVersion"`
+	Kind       string `yaml:"kind"`
+	Metadata   struct {
+		Name string `yaml:"name"`
+	} `yaml:"metadata"`
+	Spec struct {
+		Provider   string    `yaml:"provider"`
+		Parameters yaml.Node `yaml:"parameters"`
+	} `yaml:"spec"`
+}
+
+// document is one YAML document of an example file.
+type document struct {
+	file string
+	raw  []byte
+	node yaml.Node
+}
+
+func documents(t *testing.T) []document {
+	t.Helper()
+	var docs []document
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || (filepath.Ext(path) != ".yaml" && filepath.Ext(path) != ".yml") {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		for {
+			var n yaml.Node
+			if err := dec.Decode(&n); err != nil {
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			raw, err := yaml.Marshal(&n)
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			docs = append(docs, document{file: filepath.ToSlash(path), raw: raw, node: n})
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return docs
+}
+
+func TestEveryExampleClassParsesAndMountsTheFilesItDocuments(t *testing.T) {
+	t.Parallel()
+	seen := map[string]bool{}
+	for _, doc := range documents(t) {
+		var c class
+		if err := doc.node.Decode(&c); err != nil {
+			t.Errorf("%s: %v", doc.file, err)
+			continue
+		}
+		if c.Kind != "SecretProviderClass" {
+			continue
+		}
+		key := doc.file + "/" + c.Metadata.Name
+		seen[key] = true
+		t.Run(key+" is a valid class that mounts the files its comment lists", func(t *testing.T) {
+			t.Parallel()
+			if c.APIVersion != "secrets-store.csi.x-k8s.io/v1" || c.Spec.Provider != "aws" {
+				t.Errorf("apiVersion %q provider %q, want secrets-store.csi.x-k8s.io/v1 and aws", c.APIVersion, c.Spec.Provider)
+			}
+			params := parameters(t, &c.Spec.Parameters)
+			parsed, err := provider.ParseClass(params, driverPermission)
+			if err != nil {
+				t.Fatalf("ParseClass: %v", err)
+			}
+			region := parsed.Region
+			if region == "" {
+				region = nodeRegion
+			}
+			if err := parsed.WithRegion(region); err != nil {
+				t.Fatalf("WithRegion(%s): %v", region, err)
+			}
+			var got []string
+			for _, o := range parsed.Objects {
+				got = append(got, fmt.Sprintf("%s %04o", o.FileName, o.Mode))
+				for _, j := range o.JMESPath {
+					got = append(got, fmt.Sprintf("%s %04o", j.FileName, j.Mode))
+				}
+			}
+			slices.Sort(got)
+			want, ok := wantFiles[key]
+			if !ok {
+				t.Fatalf("files %q: add the class to wantFiles", got)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("files = %q\nwant    %q", got, want)
+			}
+		})
+	}
+	for key := range wantFiles {
+		if !seen[key] {
+			t.Errorf("wantFiles lists %s, which no example defines", key)
+		}
+	}
+}
+
+// parameters checks that spec.parameters is a map of strings, as the
+// SecretProviderClass CRD requires (an unquoted true or 0600 is refused by
+// the API server), and returns it.
+func parameters(t *testing.T, n *yaml.Node) map[string]string {
+	t.Helper()
+	if n.Kind != yaml.MappingNode {
+		t.Fatalf("spec.parameters is not a mapping")
+	}
+	out := map[string]string{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if v.Kind != yaml.ScalarNode || v.Tag != "!!str" {
+			t.Errorf("spec.parameters.%s is %s %q; quote it: parameters are strings", k.Value, v.Tag, v.Value)
+			continue
+		}
+		out[k.Value] = v.Value
+	}
+	return out
+}
+
+func TestEveryOtherExampleManifestIsAValidKubernetesObject(t *testing.T) {
+	t.Parallel()
+	strict := json.NewSerializerWithOptions(json.DefaultMetaFactory, scheme.Scheme, scheme.Scheme,
+		json.SerializerOptions{Yaml: true, Strict: true})
+	docs := documents(t)
+	classes := map[string]bool{} // file/name
+	for _, doc := range docs {
+		var c class
+		if doc.node.Decode(&c) == nil && c.Kind == "SecretProviderClass" {
+			classes[doc.file+"/"+c.Metadata.Name] = true
+		}
+	}
+	for _, doc := range docs {
+		var head struct{ Kind string }
+		_ = doc.node.Decode(&head)
+		if head.Kind == "SecretProviderClass" || head.Kind == "" {
+			continue
+		}
+		t.Run(doc.file+" "+head.Kind+" decodes strictly and mounts a class of its file", func(t *testing.T) {
+			t.Parallel()
+			obj, _, err := strict.Decode(doc.raw, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pod, ok := obj.(*corev1.Pod)
+			if !ok {
+				return
+			}
+			for _, v := range pod.Spec.Volumes {
+				if v.CSI == nil || v.CSI.Driver != "secrets-store.csi.k8s.io" {
+					continue
+				}
+				if name := v.CSI.VolumeAttributes["secretProviderClass"]; !classes[doc.file+"/"+name] {
+					t.Errorf("volume %s mounts secretProviderClass %q, which %s does not define", v.Name, name, doc.file)
+				}
+			}
+		})
+	}
+}
