@@ -55,6 +55,7 @@ type Config struct {
 	AWSMaxAttempts         int
 	CacheTTL               time.Duration
 	CacheMaxBytes          int
+	CacheScope             string
 	// Region is the daemon's AWS_REGION, the fallback for classes without one.
 	Region string
 }
@@ -88,6 +89,8 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&c.CacheTTL, "cache-ttl", 2*time.Minute,
 		"how long a value read from AWS is served to pods of the same identity before it is read again; 0 = no value cache (the reference's behaviour). A rotated secret reaches pods within the driver's rotation poll interval + this TTL")
 	fs.IntVar(&c.CacheMaxBytes, "cache-max-bytes", 64<<20, "upper bound of the bytes of cached values (least recently used go first)")
+	fs.StringVar(&c.CacheScope, "cache-scope", string(auth.ScopeIdentity),
+		"who shares cached AWS credentials and values: identity = the pods of one ServiceAccount, role and region (one STS or Pod Identity agent call per identity per credential lifetime); pod = each pod alone, for IAM policies whose conditions tell pods of one ServiceAccount apart (per-pod session tags or role session names), at one STS or agent call per pod per credential lifetime and one value read per pod per --cache-ttl")
 }
 
 // Validate checks the flags before anything starts.
@@ -120,6 +123,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CacheTTL < 0 || c.CacheMaxBytes <= 0 {
 		errs = append(errs, fmt.Errorf("--cache-ttl must not be negative and --cache-max-bytes must be positive, got %v and %d", c.CacheTTL, c.CacheMaxBytes))
+	}
+	if _, err := auth.ParseScope(c.CacheScope); err != nil {
+		errs = append(errs, fmt.Errorf("--cache-scope: %w", err))
 	}
 	if c.AWSMaxAttempts < 1 {
 		errs = append(errs, fmt.Errorf("--aws-max-attempts must be at least 1, got %d", c.AWSMaxAttempts))
@@ -168,13 +174,19 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	lookup := auth.NewDirectLookup(kube)
+	lookup, err := auth.NewInformerLookup(ctx, kube, auth.InformerOptions{NodeName: cfg.NodeName})
+	if err != nil {
+		return err
+	}
 	irsa := auth.NewIRSA(func(region string) auth.STSAPI { return clients.STS(region) }, auth.IRSAOptions{})
 	podIdentity := auth.NewPodIdentity(auth.PodIdentityOptions{
 		IPv4Endpoint: cfg.PodIdentityIPv4, IPv6Endpoint: cfg.PodIdentityIPv6,
 		HTTPTimeout: cfg.PodIdentityHTTPTimeout,
 	})
-	creds := auth.NewCredentials(lookup, irsa, podIdentity, time.Now)
+	creds, err := auth.NewCredentialsWithOptions(lookup, irsa, podIdentity, auth.CredentialsOptions{Scope: auth.ScopeMode(cfg.CacheScope)})
+	if err != nil {
+		return err
+	}
 
 	fetcher := provider.NewFetcher(clients, provider.FetcherOptions{CacheTTL: cfg.CacheTTL, MaxBytes: cfg.CacheMaxBytes})
 	metrics.WatchCache(fetcher.CacheStats)

@@ -2,7 +2,9 @@ package auth
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +29,40 @@ const (
 	defaultRetryAfter  = 30 * time.Second
 )
 
+// ScopeMode is what cached credentials and values are shared by.
+type ScopeMode string
+
+const (
+	// ScopeIdentity shares them among the pods of one identity (mode,
+	// namespace, ServiceAccount, role, region): one STS or agent call per
+	// identity per credential lifetime. See the caveat on Identity.Key.
+	ScopeIdentity ScopeMode = "identity"
+	// ScopePod keeps them per pod (the key adds the pod UID), for IAM
+	// policies whose conditions tell pods of one ServiceAccount apart: one
+	// STS or agent call per pod per credential lifetime.
+	ScopePod ScopeMode = "pod"
+)
+
+// ParseScope reads a --cache-scope value ("" is ScopeIdentity).
+func ParseScope(s string) (ScopeMode, error) {
+	switch ScopeMode(s) {
+	case "", ScopeIdentity:
+		return ScopeIdentity, nil
+	case ScopePod:
+		return ScopePod, nil
+	}
+	return "", fmt.Errorf("cache scope must be %q or %q, got %q", ScopeIdentity, ScopePod, s)
+}
+
+// CredentialsOptions tune NewCredentialsWithOptions. The zero value is
+// usable.
+type CredentialsOptions struct {
+	// Scope is ScopeIdentity ("" too) or ScopePod.
+	Scope ScopeMode
+	// Clock is the time source; default time.Now.
+	Clock func() time.Time
+}
+
 // Credentials resolves a Mount's identity and its AWS credentials, caching
 // the credentials per identity key (Identity.Key). Safe for concurrent use.
 type Credentials struct {
@@ -34,6 +70,7 @@ type Credentials struct {
 	irsa        *IRSA
 	podIdentity *PodIdentity
 	now         func() time.Time
+	perPod      bool
 
 	// fetchBudget bounds one STS or agent exchange, however many requests
 	// wait for it; retryAfter spaces background refreshes after a failure.
@@ -55,20 +92,34 @@ type cached struct {
 
 // NewCredentials returns a resolver over lookup (ServiceAccount roles),
 // irsa and podIdentity (either may be nil when that mode is not offered);
-// clock is the time source (time.Now outside tests).
+// clock is the time source (time.Now outside tests). Credentials are shared
+// per identity (ScopeIdentity).
 func NewCredentials(lookup Lookup, irsa *IRSA, podIdentity *PodIdentity, clock func() time.Time) *Credentials {
+	c, err := NewCredentialsWithOptions(lookup, irsa, podIdentity, CredentialsOptions{Clock: clock})
+	if err != nil {
+		panic(err) // the zero options are valid
+	}
+	return c
+}
+
+// NewCredentialsWithOptions is NewCredentials with a choice of scope.
+func NewCredentialsWithOptions(lookup Lookup, irsa *IRSA, podIdentity *PodIdentity, opts CredentialsOptions) (*Credentials, error) {
+	scope, err := ParseScope(string(opts.Scope))
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
 	cache, err := lru.New[string, *cached](defaultCacheSize)
 	if err != nil {
 		panic(err) // only for a size <= 0
 	}
-	if clock == nil {
-		clock = time.Now
+	if opts.Clock == nil {
+		opts.Clock = time.Now
 	}
 	return &Credentials{
-		lookup: lookup, irsa: irsa, podIdentity: podIdentity, now: clock,
+		lookup: lookup, irsa: irsa, podIdentity: podIdentity, now: opts.Clock, perPod: scope == ScopePod,
 		fetchBudget: defaultFetchBudget, retryAfter: defaultRetryAfter,
 		cache: cache,
-	}
+	}, nil
 }
 
 // Resolve decides who req acts as and returns credentials for exactly that
@@ -119,7 +170,13 @@ func (c *Credentials) identify(ctx context.Context, req Request) (Identity, stri
 	}
 	id := Identity{
 		Mode: ModeIRSA, Namespace: req.Namespace, ServiceAccount: req.ServiceAccount,
-		Region: req.Region, PodName: req.PodName, PodUID: req.PodUID,
+		Region: req.Region, PodName: req.PodName, PodUID: req.PodUID, PerPod: c.perPod,
+	}
+	if c.perPod && (req.PodUID == "" || strings.Contains(req.PodUID, "|")) {
+		// Without a usable UID the pod could share another pod's entry.
+		return Identity{}, "", failure.New(failure.InvalidArgument,
+			"the mount request has no usable %s attribute, which the per-pod cache scope (--cache-scope=pod) needs; the CSIDriver secrets-store.csi.k8s.io must have podInfoOnMount: true",
+			AttrPodUID)
 	}
 	audience := AudienceSTS
 	if req.UsePodIdentity {

@@ -27,19 +27,24 @@ type Identity struct {
 	// RoleARN is the ServiceAccount's role (IRSA only).
 	RoleARN string
 	Region  string
-	// PodName and PodUID name the pod that asked; they are not part of Key.
+	// PodName and PodUID name the pod that asked; PodUID is part of Key
+	// only with PerPod.
 	PodName, PodUID string
+	// PerPod scopes Key to the pod (the resolver's ScopePod): set by
+	// Credentials from its options, never from a request.
+	PerPod bool
 }
 
 // Key is the cache key for credentials and values read with them: mode,
-// namespace, ServiceAccount, role ARN (IRSA) and region. Every pod running
-// as the same ServiceAccount with the same role shares one entry; a change
-// of the role annotation gives a new key, so credentials of the old role are
-// never served again.
+// namespace, ServiceAccount, role ARN (IRSA) and region, plus the pod UID
+// when PerPod. By default every pod running as the same ServiceAccount with
+// the same role shares one entry. A change of the role annotation gives a
+// new key, so credentials of the old role are never served again: with
+// NewInformerLookup that holds from the moment the watch delivers the change.
 //
-// Caveat (DESIGN invariant 2): the pod's name and UID are not part of the
-// key. The credentials cached for a key were obtained with the token of the
-// first pod that asked, so:
+// Caveat (DESIGN invariant 2): by default (ScopeIdentity) the pod's name
+// and UID are not part of the key. The credentials cached for a key were
+// obtained with the token of the first pod that asked, so:
 //   - with Pod Identity they carry that pod's session tags
 //     (kubernetes-pod-name, kubernetes-pod-uid);
 //   - with IRSA their role session name names that pod (see sessionName).
@@ -48,8 +53,11 @@ type Identity struct {
 // (aws:PrincipalTag/kubernetes-pod-name, a session-name pattern) is therefore
 // evaluated against that first pod for every pod of the ServiceAccount.
 // Conditions on the namespace, ServiceAccount, cluster or role are
-// unaffected. Clusters that rely on per-pod conditions need a per-pod scope
-// (the key plus PodUID), at the cost of one STS or agent call per pod.
+// unaffected. Clusters that rely on per-pod conditions set the per-pod
+// scope (ScopePod, --cache-scope=pod): PerPod adds the pod UID to the key,
+// so each pod gets credentials obtained with its own token and values read
+// with them, at the cost of one STS or agent call per pod per credential
+// lifetime and one value read per pod per cache TTL.
 //
 // Pod Identity: the association is named by namespace and ServiceAccount; if
 // it is changed to another role, the old role's cached credentials are
@@ -58,8 +66,13 @@ type Identity struct {
 func (i Identity) Key() string {
 	// No component can contain "|": namespaces and ServiceAccount names are
 	// DNS names, role ARNs are checked by checkRoleARN and regions by the
-	// caller before use.
-	return strings.Join([]string{string(i.Mode), i.Namespace, i.ServiceAccount, i.RoleARN, i.Region}, "|")
+	// caller before use; pod UIDs by the resolver (never empty, no "|"). A
+	// per-pod key has one more component, so it never equals a shared one.
+	parts := []string{string(i.Mode), i.Namespace, i.ServiceAccount, i.RoleARN, i.Region}
+	if i.PerPod {
+		parts = append(parts, "pod:"+i.PodUID)
+	}
+	return strings.Join(parts, "|")
 }
 
 // Request is what package auth needs from one Mount.

@@ -21,6 +21,28 @@ func TestIdentityKey(t *testing.T) {
 		{"another role has another key", func(i *Identity) { i.RoleARN = "arn:aws:iam::123456789012:role/other" }, false},
 		{"another region has another key", func(i *Identity) { i.Region = "us-east-1" }, false},
 		{"Pod Identity for the same ServiceAccount has another key", func(i *Identity) { i.Mode, i.RoleARN = ModePodIdentity, "" }, false},
+		{"the per-pod key of the same pod differs from the shared key", func(i *Identity) { i.PerPod = true }, false},
+	}
+	perPod := base
+	perPod.PerPod = true
+	podTests := []struct {
+		name   string
+		change func(*Identity)
+		same   bool
+	}{
+		{"with PerPod another pod of the same ServiceAccount has another key", func(i *Identity) { i.PodName, i.PodUID = "cart-2", "u2" }, false},
+		{"with PerPod the same pod UID under another name has the same key", func(i *Identity) { i.PodName = "renamed" }, true},
+		{"with PerPod another ServiceAccount with the same role and pod UID has another key", func(i *Identity) { i.ServiceAccount = "checkout" }, false},
+	}
+	for _, tt := range podTests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			other := perPod
+			tt.change(&other)
+			if got := perPod.Key() == other.Key(); got != tt.same {
+				t.Errorf("%q == %q is %v, want %v", perPod.Key(), other.Key(), got, tt.same)
+			}
+		})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

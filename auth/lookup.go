@@ -28,7 +28,8 @@ const (
 )
 
 // Lookup reads what the daemon needs from the Kubernetes API. Keep it
-// narrow: an informer-backed implementation replaces the direct one.
+// narrow: NewInformerLookup (the daemon's) answers from informers,
+// NewDirectLookup reads on every call.
 type Lookup interface {
 	// RoleARN returns the ServiceAccount's eks.amazonaws.com/role-arn
 	// annotation; a missing ServiceAccount or annotation is a
@@ -71,10 +72,7 @@ func (l directLookup) NodeRegion(ctx context.Context, nodeName string) (string, 
 	if err != nil {
 		return "", kubeError(err, "Node", nodeName, nodeAndPodRBACHint)
 	}
-	if r := node.Labels[RegionLabel]; r != "" {
-		return r, nil
-	}
-	return node.Labels[DeprecatedRegionLabel], nil
+	return regionOf(node), nil
 }
 
 func (l directLookup) PodNodeName(ctx context.Context, namespace, pod string) (string, error) {

@@ -109,6 +109,7 @@ type daemonOptions struct {
 	podIdentityURL      string
 	envRegion           string
 	cacheTTL            time.Duration
+	cacheScope          auth.ScopeMode
 }
 
 func startDaemon(t *testing.T, o daemonOptions) *daemon {
@@ -120,11 +121,18 @@ func startDaemon(t *testing.T, o daemonOptions) *daemon {
 	}
 	cfg.BaseEndpoint = aws.String(o.endpoint)
 	clients := provider.NewClients(cfg)
-	lookup := auth.NewDirectLookup(o.kube)
+	lookup, err := auth.NewInformerLookup(t.Context(), o.kube, auth.InformerOptions{NodeName: "node-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	irsa := auth.NewIRSA(func(region string) auth.STSAPI { return clients.STS(region) }, auth.IRSAOptions{})
 	pi := auth.NewPodIdentity(auth.PodIdentityOptions{IPv4Endpoint: o.podIdentityURL, IPv6Endpoint: o.podIdentityURL})
+	creds, err := auth.NewCredentialsWithOptions(lookup, irsa, pi, auth.CredentialsOptions{Scope: o.cacheScope})
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv, err := server.New(server.Options{
-		Credentials:         auth.NewCredentials(lookup, irsa, pi, time.Now),
+		Credentials:         creds,
 		Fetcher:             provider.NewFetcher(clients, provider.FetcherOptions{CacheTTL: o.cacheTTL}),
 		Regions:             auth.NewRegions(lookup, o.envRegion, "node-1"),
 		DriverWritesSecrets: o.driverWritesSecrets,

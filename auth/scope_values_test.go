@@ -1,0 +1,115 @@
+package auth_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/csi-provider-aws/csi-provider-aws/auth"
+	"github.com/csi-provider-aws/csi-provider-aws/e2e/fakeaws"
+	"github.com/csi-provider-aws/csi-provider-aws/provider"
+)
+
+// TestScopeDecidesWhoSharesValues runs Mounts the way the server does
+// (Resolve, then Fetch under Scope: id.Key()) against the in-process fake
+// AWS: with the pod scope the value cache, not only the credential cache,
+// is per pod.
+func TestScopeDecidesWhoSharesValues(t *testing.T) {
+	t.Parallel()
+	const role = "arn:aws:iam::123456789012:role/cart"
+	tests := []struct {
+		name             string
+		scope            auth.ScopeMode
+		wantSTS, wantGet int
+	}{
+		{"with the identity scope two pods share one STS call and one value read", auth.ScopeIdentity, 1, 1},
+		{"with the pod scope each pod makes its own STS call and value read", auth.ScopePod, 2, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fakeAWS := fakeaws.New()
+			if err := fakeAWS.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(fakeAWS.Close)
+			fakeAWS.Trust(role, "system:serviceaccount:shop:cart")
+			fakeAWS.PutSecretString("us-west-2", "db", "s3cr3t")
+
+			cfg, err := provider.LoadAWSConfig(context.Background(), provider.AWSConfigOptions{MaxAttempts: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.BaseEndpoint = aws.String(fakeAWS.URL())
+			clients := provider.NewClients(cfg)
+			kube := fake.NewClientset(&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{
+				Namespace: "shop", Name: "cart", Annotations: map[string]string{auth.RoleARNAnnotation: role}}})
+			lookup, err := auth.NewInformerLookup(t.Context(), kube, auth.InformerOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			irsa := auth.NewIRSA(func(region string) auth.STSAPI { return clients.STS(region) }, auth.IRSAOptions{})
+			creds, err := auth.NewCredentialsWithOptions(lookup, irsa, nil, auth.CredentialsOptions{Scope: tt.scope})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fetcher := provider.NewFetcher(clients, provider.FetcherOptions{CacheTTL: time.Hour})
+
+			for round := 0; round < 3; round++ {
+				for _, pod := range []string{"cart-a", "cart-b"} {
+					mount(t, creds, fetcher, pod)
+				}
+			}
+			calls := fakeAWS.Calls()
+			reads := calls["secretsmanager:GetSecretValue"] + calls["secretsmanager:BatchGetSecretValue"]
+			if calls["sts:AssumeRoleWithWebIdentity"] != tt.wantSTS || reads != tt.wantGet {
+				t.Errorf("AWS calls for 6 Mounts of 2 pods = %v; want %d STS and %d value reads", calls, tt.wantSTS, tt.wantGet)
+			}
+		})
+	}
+}
+
+// mount is what the server does for one Mount of pod shop/<pod>.
+func mount(t *testing.T, creds *auth.Credentials, fetcher *provider.Fetcher, pod string) {
+	t.Helper()
+	ctx := context.Background()
+	class, err := provider.ParseClass(map[string]string{
+		"region": "us-west-2", "objects": "- {objectName: db, objectType: secretsmanager}\n",
+	}, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := time.Now().Add(time.Hour)
+	req := auth.Request{
+		Namespace: "shop", ServiceAccount: "cart", PodName: pod, PodUID: "uid-" + pod, Region: "us-west-2",
+		Tokens: map[string]auth.Token{auth.AudienceSTS: {Token: jwt(t, exp), Expiration: exp}},
+	}
+	id, p, err := creds.Resolve(ctx, req)
+	if err != nil {
+		t.Fatalf("Resolve for %s: %v", pod, err)
+	}
+	values, err := fetcher.Fetch(ctx, provider.FetchRequest{Scope: id.Key(), Credentials: p, Class: class})
+	if err != nil || len(values) != 1 {
+		t.Fatalf("Fetch for %s: %d values, %v", pod, len(values), err)
+	}
+}
+
+// jwt is an unsigned token for shop/cart and sts.amazonaws.com.
+func jwt(t *testing.T, exp time.Time) string {
+	claims, err := json.Marshal(map[string]any{
+		"sub": "system:serviceaccount:shop:cart", "aud": []string{auth.AudienceSTS},
+		"iss": "https://kubernetes.default.svc", "exp": exp.Unix(), "iat": time.Now().Unix(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := base64.RawURLEncoding
+	return enc.EncodeToString([]byte(`{"alg":"RS256","kid":"test"}`)) + "." + enc.EncodeToString(claims) + "." + enc.EncodeToString([]byte("sig"))
+}
