@@ -173,6 +173,9 @@ func (cp *ControlPlane) startAPIServer(ctx context.Context, bin string) error {
 		TLSClientConfig: rest.TLSClientConfig{CAFile: pki.CAFile},
 		QPS:             100,
 		Burst:           200,
+		// The apiserver warns on every CSIDriver without
+		// serviceAccountTokenInSecrets, which some tests mean to send.
+		WarningHandler: rest.NoWarnings{},
 	}
 	hc, err := rest.HTTPClientFor(cp.Config)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/csi-provider-aws/csi-provider-aws/e2e/cluster"
@@ -41,6 +43,8 @@ const (
 	// pollInterval is the driver's --rotation-poll-interval: a republish
 	// sooner than this after the last write does not reach the provider.
 	pollInterval = 4 * time.Second
+	// cacheTTL is the daemon's --cache-ttl.
+	cacheTTL = 3 * time.Second
 )
 
 // env is what every scenario shares: one control plane, one moto, one
@@ -63,6 +67,7 @@ type environment struct {
 
 	daemonBin        string
 	driverKubeconfig string
+	daemonKubeconfig string
 
 	// Clients that seed moto directly (not through the fault proxy).
 	sm  map[string]*secretsmanager.Client
@@ -77,7 +82,7 @@ func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
 
-func run(m *testing.M) int {
+func run(m *testing.M) (code int) {
 	if err := cluster.CleanStale(); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: cleaning what earlier runs left: %v\n", err)
 	}
@@ -87,12 +92,11 @@ func run(m *testing.M) int {
 	if e != nil {
 		env = e
 		defer func() {
-			kept, err := e.ws.Teardown(failed)
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "e2e: teardown: %v\n", err)
-			}
-			if kept != "" {
-				fmt.Fprintf(os.Stderr, "e2e: logs of the failed run kept in %s\n", kept)
+			if err := tearDown(e); err != nil {
+				fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+				if code == 0 {
+					code = 1
+				}
 			}
 		}()
 	}
@@ -109,11 +113,40 @@ func run(m *testing.M) int {
 	fmt.Printf("e2e: environment up in %v (workspace %s)\n", time.Since(start).Round(time.Millisecond), e.ws.Dir)
 	stopWatchdog := watchdog(e)
 	defer stopWatchdog()
-	code := m.Run()
+	code = m.Run()
 	if code != 0 {
 		failed = true
 	}
 	return code
+}
+
+// tearDown stops everything, then checks that it really left no process,
+// mount or directory behind.
+func tearDown(e *environment) error {
+	pids := e.ws.Pids()
+	kept, err := e.ws.Teardown(failed)
+	if kept != "" {
+		fmt.Fprintf(os.Stderr, "e2e: logs of the failed run kept in %s\n", kept)
+	}
+	if err != nil {
+		return fmt.Errorf("teardown: %w", err)
+	}
+	var left []string
+	for _, pid := range pids {
+		if syscall.Kill(pid, 0) == nil {
+			left = append(left, fmt.Sprintf("pid %d", pid))
+		}
+	}
+	if ms, _ := cluster.MountsUnder(e.ws.Dir); len(ms) > 0 {
+		left = append(left, fmt.Sprintf("mounts %v", ms))
+	}
+	if _, err := os.Stat(e.ws.Dir); !os.IsNotExist(err) {
+		left = append(left, "directory "+e.ws.Dir)
+	}
+	if len(left) > 0 {
+		return fmt.Errorf("teardown left %s", strings.Join(left, ", "))
+	}
+	return nil
 }
 
 // failed keeps the logs at teardown.
@@ -160,10 +193,15 @@ func setUp() (*environment, error) {
 		return e, err
 	}
 
-	// The daemon builds while the control plane starts.
-	e.daemonBin = ws.Path("bin", "csi-provider-aws")
+	// The daemon builds while the control plane starts, unless
+	// E2E_DAEMON_BIN names one already built.
 	built := make(chan error, 1)
-	go func() { built <- cluster.BuildDaemon(e.repoRoot, e.daemonBin) }()
+	if e.daemonBin = os.Getenv("E2E_DAEMON_BIN"); e.daemonBin != "" {
+		built <- nil
+	} else {
+		e.daemonBin = ws.Path("bin", "csi-provider-aws")
+		go func() { built <- cluster.BuildDaemon(e.repoRoot, e.daemonBin) }()
+	}
 
 	t0 := time.Now()
 	if e.cp, err = cluster.StartControlPlane(ctx, ws); err != nil {
@@ -187,6 +225,9 @@ func setUp() (*environment, error) {
 
 	if err := e.installDriverObjects(ctx); err != nil {
 		return e, err
+	}
+	if err := e.installDaemonIdentity(ctx); err != nil {
+		return e, fmt.Errorf("the daemon's ServiceAccount and RBAC: %w", err)
 	}
 	if err := e.createNode(ctx, nodeName); err != nil {
 		return e, err
@@ -246,6 +287,42 @@ func (e *environment) installDriverObjects(ctx context.Context) error {
 	return e.cp.WriteKubeconfig(e.driverKubeconfig, tok)
 }
 
+// installDaemonIdentity gives the daemon a ServiceAccount with the rules of
+// the chart's ClusterRole (charts/csi-provider-aws/templates/clusterrole.yaml)
+// and no more, so a daemon that starts reading something else fails here
+// before it fails in a cluster.
+func (e *environment) installDaemonIdentity(ctx context.Context) error {
+	const name, ns = "csi-provider-aws", "kube-system"
+	c := e.cp.Client
+	if _, err := c.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+	}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	if _, err := c.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"serviceaccounts", "nodes"}, Verbs: []string{"get", "list", "watch"}},
+			{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get"}},
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	if _, err := c.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: name},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: ns}},
+	}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	tok, err := e.cp.ServiceAccountToken(ctx, ns, name, 2*time.Hour)
+	if err != nil {
+		return err
+	}
+	e.daemonKubeconfig = e.ws.Path("kubeconfig-daemon")
+	return e.cp.WriteKubeconfig(e.daemonKubeconfig, tok)
+}
+
 func (e *environment) createNode(ctx context.Context, name string) error {
 	_, err := e.cp.Client.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{
 		Name: name,
@@ -264,11 +341,14 @@ func (e *environment) startDaemon(ctx context.Context, dir string) (*cluster.Dae
 	return cluster.StartDaemon(ctx, e.ws, cluster.DaemonOptions{
 		Bin:            e.daemonBin,
 		SocketDir:      dir,
-		Kubeconfig:     e.cp.KubeconfigPath,
+		Kubeconfig:     e.daemonKubeconfig,
 		NodeName:       nodeName,
 		EndpointURL:    e.aws.URL,
 		PodIdentityURL: e.agent.URL,
 		Verbosity:      2,
+		// Shorter than the poll interval: a republish past the interval
+		// always finds the cached value expired and reads AWS again.
+		ExtraArgs: []string{"--cache-ttl=" + cacheTTL.String()},
 	})
 }
 

@@ -54,7 +54,7 @@ func TestMisconfigurationsSayWhatToFix(t *testing.T) {
 			"objects": fmt.Sprintf("- objectName: %q\n  objectType: secretsmanager\n%s", missing, objects),
 		}})
 		p := newPod(t, env.kubelet, ns, "app-missing", "missing")
-		wantError(t, p.publish(t), missing, primaryRegion, "not found")
+		wantError(t, p.publish(t), missing, primaryRegion, "ResourceNotFound")
 		p.wantNothingMounted(t)
 	})
 }

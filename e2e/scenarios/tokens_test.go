@@ -21,7 +21,7 @@ func TestTokensInRequestSecrets(t *testing.T) {
 	env.agent.Associate(ns, "pod-identity", roleARN(ns))
 	secret := ns + "-tokens"
 	createSecret(t, primaryRegion, secret, "token-delivery")
-	objects := fmt.Sprintf("- objectName: %q\n  objectAlias: value\n", secret)
+	objects := fmt.Sprintf("- objectName: %q\n  objectType: secretsmanager\n  objectAlias: value\n", secret)
 	createSPC(t, ns, spc{Name: "irsa", Parameters: map[string]string{"region": primaryRegion, "objects": objects}})
 	createSPC(t, ns, spc{Name: "pod-identity", Parameters: map[string]string{"region": primaryRegion, "usePodIdentity": "true", "objects": objects}})
 

@@ -30,6 +30,7 @@ what=${1:-all}
 case $what in
   all|k8s)
     build kube-apiserver "$here/k8s" k8s.io/kubernetes/cmd/kube-apiserver "$k8sld"
+    build kube-controller-manager "$here/k8s" k8s.io/kubernetes/cmd/kube-controller-manager "$k8sld"
     ;;&
   all|driver)
     build secrets-store-csi-driver-v1.6.1 "$here/driver-v1.6.1" sigs.k8s.io/secrets-store-csi-driver/cmd/secrets-store-csi-driver \
