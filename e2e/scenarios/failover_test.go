@@ -38,9 +38,13 @@ func TestFailover(t *testing.T) {
 		class(t, "primary-down", ns+"-primary-down")
 		env.aws.SetFault(primaryRegion, "secretsmanager", cluster.ServerFault)
 		defer env.aws.SetFault(primaryRegion, "secretsmanager", cluster.NoFault)
+		primaryBefore := env.aws.Calls(primaryRegion, "secretsmanager")
 		before := env.aws.Calls(failoverRegion, "secretsmanager")
 		p := mounted(t, ns, sa, "primary-down")
 		p.wantFile(t, "value", "from-"+failoverRegion)
+		if env.aws.Calls(primaryRegion, "secretsmanager") == primaryBefore {
+			t.Errorf("the primary region %s was never asked", primaryRegion)
+		}
 		if env.aws.Calls(failoverRegion, "secretsmanager") == before {
 			t.Errorf("no Secrets Manager call reached %s", failoverRegion)
 		}
