@@ -7,8 +7,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -362,4 +365,37 @@ func wantError(t *testing.T, err error, subs ...string) {
 			t.Errorf("error does not mention %q:\n%v", s, err)
 		}
 	}
+}
+
+// daemonMounts reads the shared daemon's own count of Mount calls, every
+// outcome summed, from its /metrics.
+func daemonMounts(t *testing.T) float64 {
+	t.Helper()
+	resp, err := http.Get(env.daemon.HTTPURL + "/metrics")
+	if err != nil {
+		t.Fatalf("daemon metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	found := false
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "csi_provider_aws_mounts_total") {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		sum += v
+		found = true
+	}
+	if !found {
+		t.Fatalf("the daemon's /metrics has no csi_provider_aws_mounts_total")
+	}
+	return sum
 }

@@ -40,6 +40,8 @@ func TestRotation(t *testing.T) {
 	if n := env.tap.MountCount(p.Vol.TargetPath); n != 1 {
 		t.Fatalf("Mount calls after the first publish = %d, want 1", n)
 	}
+	// The daemon's own counter must agree with the tap's.
+	daemonBefore := daemonMounts(t)
 
 	putSecretValue(t, primaryRegion, secret, "sm-v2")
 	putParameter(t, primaryRegion, param, "ssm-v2", ssmtypes.ParameterTypeSecureString)
@@ -52,6 +54,9 @@ func TestRotation(t *testing.T) {
 		if n := env.tap.MountCount(p.Vol.TargetPath); n != 1 {
 			t.Errorf("Mount calls after an early republish = %d, want still 1", n)
 		}
+		if d := daemonMounts(t) - daemonBefore; d != 0 {
+			t.Errorf("the daemon counted %v Mounts for the early republish, want 0", d)
+		}
 		p.wantFile(t, "sm", "sm-v1")
 		p.wantFile(t, "ssm", "ssm-v1")
 	})
@@ -61,6 +66,9 @@ func TestRotation(t *testing.T) {
 		p.mustPublish(t)
 		if n := env.tap.MountCount(p.Vol.TargetPath); n != 2 {
 			t.Errorf("Mount calls after the republish past the interval = %d, want 2", n)
+		}
+		if d := daemonMounts(t) - daemonBefore; d != 1 {
+			t.Errorf("the daemon counted %v Mounts since the first, want 1", d)
 		}
 		p.wantFile(t, "sm", "sm-v2")
 		p.wantFile(t, "ssm", "ssm-v2")
