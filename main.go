@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"os/signal"
@@ -50,6 +51,7 @@ type Config struct {
 	PodIdentityIPv6        string
 	NodeName               string
 	HTTPAddr               string
+	PprofAddr              string
 	MountTimeout           time.Duration
 	ShutdownTimeout        time.Duration
 	AWSMaxAttempts         int
@@ -82,6 +84,7 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.NodeName, "node-name", os.Getenv("NODE_NAME"),
 		"this node's name, for its region label (default: env NODE_NAME; else the pod's spec.nodeName)")
 	fs.StringVar(&c.HTTPAddr, "http-addr", ":8989", "address for /healthz, /readyz and /metrics; empty = off")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "loopback address for Go's /debug/pprof profiles (e.g. 127.0.0.1:6060); empty = off")
 	fs.DurationVar(&c.MountTimeout, "mount-timeout", 30*time.Second, "upper bound of one Mount, AWS retries included")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second,
 		"on SIGTERM, how long in-flight Mounts may take to finish")
@@ -111,6 +114,12 @@ func (c *Config) Validate() error {
 	for name, v := range map[string]string{"--pod-identity-endpoint-ipv4": c.PodIdentityIPv4, "--pod-identity-endpoint-ipv6": c.PodIdentityIPv6} {
 		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("%s must be an http(s) URL, got %q", name, v))
+		}
+	}
+	if c.PprofAddr != "" {
+		host, _, err := net.SplitHostPort(c.PprofAddr)
+		if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+			errs = append(errs, fmt.Errorf("--pprof-addr must be a loopback host:port such as 127.0.0.1:6060, got %q", c.PprofAddr))
 		}
 	}
 	if c.HTTPAddr != "" {
@@ -230,6 +239,20 @@ func serve(ctx context.Context, cfg Config, srv *server.Server, health *server.H
 			}
 		}()
 		klog.InfoS("serving health and metrics", "addr", hl.Addr().String())
+	}
+	if cfg.PprofAddr != "" {
+		pl, err := net.Listen("tcp", cfg.PprofAddr)
+		if err != nil {
+			g.Stop()
+			return fmt.Errorf("listening on --pprof-addr %s: %w", cfg.PprofAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		ps := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = ps.Serve(pl) }()
+		defer ps.Close()
+		klog.InfoS("serving profiles", "addr", pl.Addr().String())
 	}
 	health.SetReady(true)
 	klog.InfoS("serving", "socket", cfg.SocketPath())

@@ -58,6 +58,7 @@ func TestConfigValidate(t *testing.T) {
 		{"an http address without a port is refused", func(c *Config) { c.HTTPAddr = "localhost" }, "--http-addr"},
 		{"a negative cache TTL is refused", func(c *Config) { c.CacheTTL = -time.Second }, "--cache-ttl"},
 		{"zero AWS attempts are refused", func(c *Config) { c.AWSMaxAttempts = 0 }, "--aws-max-attempts"},
+		{"a pprof address off loopback is refused", func(c *Config) { c.PprofAddr = ":6060" }, "--pprof-addr"},
 		{"a zero pod identity timeout is refused", func(c *Config) { c.PodIdentityHTTPTimeout = 0 }, "--pod-identity-http-timeout"},
 	}
 	for _, tc := range cases {

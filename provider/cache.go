@@ -47,7 +47,11 @@ func (c *valueCache) enabled() bool { return c.ttl > 0 }
 // cacheKey names one object read in one region under one identity scope.
 // The separator cannot occur in scopes, regions or AWS names.
 func cacheKey(scope, region string, l lookup) string {
-	return strings.Join([]string{scope, region, string(l.typ), l.name, l.version, l.versionLabel}, "\x00")
+	label := l.versionLabel
+	if l.typ == SecretsManager && l.version == "" && label == "AWSCURRENT" {
+		label = "" // the same value as no label: one entry, one read
+	}
+	return strings.Join([]string{scope, region, string(l.typ), l.name, l.version, label}, "\x00")
 }
 
 // pinned reports whether a lookup names an immutable version.

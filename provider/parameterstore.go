@@ -49,14 +49,29 @@ func (f *Fetcher) readParameters(ctx context.Context, scope, region string, cred
 	sort.Strings(order) // the same set shares one call whatever the class's order
 	for start := 0; start < len(order); start += parametersPerCall {
 		batch := order[start:min(start+parametersPerCall, len(order))]
-		readAt := f.opts.Clock()
 		key := "ssm\x00" + scope + "\x00" + region + "\x00" + strings.Join(batch, "\x00")
 		found, err := shared(ctx, f, key, func(ctx context.Context) (map[string]Value, error) {
+			cached := map[string]Value{}
+			for _, sel := range batch {
+				l := lookups[bySelector[sel][0]]
+				if v, ok := f.cache.get(cacheKey(scope, region, l)); ok {
+					cached[sel] = v
+				}
+			}
+			if len(cached) == len(batch) {
+				return cached, nil // stored by the flight that just ended
+			}
+			readAt := f.opts.Clock()
 			out, err := api.GetParameters(ctx, &ssm.GetParametersInput{Names: batch, WithDecryption: aws.Bool(true)}, withCreds)
 			if err != nil {
 				return nil, err
 			}
-			return matchParameters(batch, out.Parameters), nil
+			found := matchParameters(batch, out.Parameters)
+			for sel, v := range found {
+				l := lookups[bySelector[sel][0]]
+				f.cache.put(cacheKey(scope, region, l), scope, v, l.pinned(), readAt)
+			}
+			return found, nil
 		})
 		if err != nil {
 			for _, s := range batch {
@@ -69,7 +84,6 @@ func (f *Fetcher) readParameters(ctx context.Context, scope, region string, cred
 		for sel, v := range found {
 			for _, j := range bySelector[sel] {
 				values[lookups[j].index] = v
-				f.cache.put(cacheKey(scope, region, lookups[j]), scope, v, lookups[j].pinned(), readAt)
 			}
 		}
 		for _, s := range batch {

@@ -67,10 +67,21 @@ func (f *Fetcher) readSecrets(ctx context.Context, scope, region string, creds a
 		sort.Strings(ids) // the same set shares one call whatever the class's order
 		for start := 0; start < len(ids); start += secretsPerBatch {
 			chunk := ids[start:min(start+secretsPerBatch, len(ids))]
-			readAt := f.opts.Clock()
 			key := "smbatch\x00" + scope + "\x00" + region + "\x00" + strings.Join(chunk, "\x00")
 			results, err := shared(ctx, f, key, func(ctx context.Context) (map[string]secretResult, error) {
-				return batchGetSecrets(ctx, api, creds, chunk)
+				// A caller that missed the cache just before the previous
+				// flight stored its answer finds it here, not in AWS.
+				if cached, ok := f.cachedSecrets(scope, region, chunk); ok {
+					return cached, nil
+				}
+				readAt := f.opts.Clock()
+				res, err := batchGetSecrets(ctx, api, creds, chunk)
+				for id, r := range res {
+					if r.err == nil {
+						f.cache.put(cacheKey(scope, region, lookup{typ: SecretsManager, name: id}), scope, r.value, false, readAt)
+					}
+				}
+				return res, err
 			})
 			if failure.IsClientFault(err) {
 				if isAccessDenied(err) {
@@ -101,7 +112,6 @@ func (f *Fetcher) readSecrets(ctx context.Context, scope, region string, creds a
 						continue
 					}
 					values[lookups[j].index] = r.value
-					f.cache.put(cacheKey(scope, region, lookups[j]), scope, r.value, false, readAt)
 				}
 			}
 		}
@@ -116,19 +126,38 @@ func (f *Fetcher) readSecrets(ctx context.Context, scope, region string, creds a
 			defer func() { <-sem; wg.Done() }()
 			l := lookups[j]
 			key := cacheKey(scope, region, l)
-			readAt := f.opts.Clock()
 			v, err := shared(ctx, f, "sm\x00"+key, func(ctx context.Context) (Value, error) {
-				return getSecret(ctx, api, creds, l)
+				if v, ok := f.cache.get(key); ok {
+					return v, nil
+				}
+				readAt := f.opts.Clock()
+				v, err := getSecret(ctx, api, creds, l)
+				if err == nil {
+					f.cache.put(key, scope, v, l.pinned(), readAt)
+				}
+				return v, err
 			})
 			if err != nil {
 				errs[j] = err
 				return
 			}
 			values[l.index] = v
-			f.cache.put(key, scope, v, l.pinned(), readAt)
 		}(j)
 	}
 	wg.Wait()
+}
+
+// cachedSecrets returns the cached current values of ids, if all are cached.
+func (f *Fetcher) cachedSecrets(scope, region string, ids []string) (map[string]secretResult, bool) {
+	out := make(map[string]secretResult, len(ids))
+	for _, id := range ids {
+		v, ok := f.cache.get(cacheKey(scope, region, lookup{typ: SecretsManager, name: id}))
+		if !ok {
+			return nil, false
+		}
+		out[id] = secretResult{value: v}
+	}
+	return out, true
 }
 
 // getSecret reads one secret with GetSecretValue.

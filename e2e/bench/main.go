@@ -55,6 +55,10 @@ type scenario struct {
 	spread bool
 	// baseline is the reference provider's whole-run figures (BASELINE.md).
 	baseline string
+	// burst is how many pods mount at once in the cold phase (0 = all):
+	// kubelet mounts the volumes of pods that start together in parallel,
+	// and a node starts at most a few hundred pods.
+	burst int
 }
 
 func main() {
@@ -76,7 +80,7 @@ func run() error {
 			baseline: "reference: 3850 AWS calls whatever the timing"},
 		{name: "sa10", pods: 50, serviceAccounts: 10, secrets: 10, rounds: 5, cacheTTL: 2 * time.Minute,
 			baseline: "reference: identical to default (3850 AWS calls)"},
-		{name: "pods1000", pods: 1000, serviceAccounts: 20, secrets: 10, rounds: 1, cacheTTL: 2 * time.Minute},
+		{name: "pods1000", pods: 1000, serviceAccounts: 20, secrets: 10, rounds: 1, cacheTTL: 2 * time.Minute, burst: 110},
 	}
 	bin, cleanup, err := buildDaemon()
 	if err != nil {
@@ -105,7 +109,8 @@ func buildDaemon() (string, func(), error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("finding the module root: %w", err)
 	}
-	cmd := exec.Command("go", "build", "-o", bin, ".")
+	// Built as the image builds it (stripped, no DWARF).
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, ".")
 	cmd.Dir = strings.TrimSpace(string(root))
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
@@ -135,9 +140,13 @@ func runScenario(bin string, s scenario) error {
 	if err := e.start(bin); err != nil {
 		return err
 	}
-	fmt.Printf("\n## scenario %s: %d pods, %d ServiceAccounts, %d secrets, %d republish rounds, cache TTL %v%s\n\n",
-		s.name, s.pods, s.serviceAccounts, s.secrets, s.rounds, s.cacheTTL, map[bool]string{true: ", rounds spread over 2xTTL"}[s.spread])
-	fmt.Printf("daemon start-up Kubernetes reads (informers, once): %s\n\n", formatKube(e.startup))
+	burst := "all at once"
+	if s.burst > 0 {
+		burst = fmt.Sprintf("%d at a time (a node's max pods)", s.burst)
+	}
+	fmt.Printf("\n## scenario %s: %d pods, %d ServiceAccounts, %d secrets, %d republish rounds, cache TTL %v, cold mounts %s%s\n\n",
+		s.name, s.pods, s.serviceAccounts, s.secrets, s.rounds, s.cacheTTL, burst, map[bool]string{true: ", rounds spread over 2xTTL"}[s.spread])
+	fmt.Printf("daemon start-up Kubernetes reads (informers, once): %s; RSS when idle %.1f MiB\n\n", formatKube(e.startup), e.peakRSS())
 	fmt.Println("| phase | Mounts | AWS calls | by operation | K8s API calls | p50 | p90 | p99 | daemon CPU | peak RSS |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
 
@@ -237,8 +246,12 @@ func (e *env) start(bin string) error {
 		return err
 	}
 	providers := filepath.Join(e.dir, "providers")
-	e.daemon = exec.Command(bin, "--provider-volume", providers, "--kubeconfig", kubeconfig, "--node-name", nodeName,
-		"--http-addr", httpAddr, "--cache-ttl", e.s.cacheTTL.String())
+	args := []string{"--provider-volume", providers, "--kubeconfig", kubeconfig, "--node-name", nodeName,
+		"--http-addr", httpAddr, "--cache-ttl", e.s.cacheTTL.String()}
+	if pp := os.Getenv("BENCH_PPROF_ADDR"); pp != "" {
+		args = append(args, "--pprof-addr", pp)
+	}
+	e.daemon = exec.Command(bin, args...)
 	e.daemon.Env = append(os.Environ(), "AWS_ENDPOINT_URL="+e.aws.URL(), "AWS_EC2_METADATA_DISABLED=true")
 	logf, err := os.Create(filepath.Join(e.dir, "daemon.log"))
 	if err != nil {
@@ -267,6 +280,11 @@ func (e *env) start(bin string) error {
 	e.client = v1alpha1.NewCSIDriverProviderClient(e.conn)
 	// Start-up reads (informer lists and watches) are not per-Mount costs.
 	time.Sleep(200 * time.Millisecond)
+	if os.Getenv("BENCH_PAUSE") != "" {
+		fmt.Fprintf(os.Stderr, "daemon pid %d ready; pausing %s\n", e.daemon.Process.Pid, os.Getenv("BENCH_PAUSE"))
+		d, _ := time.ParseDuration(os.Getenv("BENCH_PAUSE"))
+		time.Sleep(d)
+	}
 	e.startup = e.kube.Calls()
 	e.aws.ResetCalls()
 	e.kube.ResetCalls()
@@ -348,6 +366,9 @@ func (e *env) round(burst bool, spreadOver time.Duration) ([]time.Duration, erro
 	workers := 8
 	if burst {
 		workers = e.s.pods
+		if e.s.burst > 0 {
+			workers = e.s.burst
+		}
 	}
 	lat := make([]time.Duration, e.s.pods)
 	errs := make([]error, e.s.pods)
