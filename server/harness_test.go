@@ -112,7 +112,7 @@ type daemonOptions struct {
 	cacheScope          auth.ScopeMode
 }
 
-func startDaemon(t *testing.T, o daemonOptions) *daemon {
+func startDaemon(t testing.TB, o daemonOptions) *daemon {
 	t.Helper()
 	calls := &callCounter{}
 	cfg, err := provider.LoadAWSConfig(context.Background(), provider.AWSConfigOptions{Recorder: calls, MaxAttempts: 2})
@@ -235,7 +235,7 @@ func (p pod) attributes(params map[string]string) string {
 }
 
 // mount calls Mount as the driver does and returns the answer.
-func (d *daemon) mount(t *testing.T, p pod, params map[string]string, target string) (*v1alpha1.MountResponse, error) {
+func (d *daemon) mount(t testing.TB, p pod, params map[string]string, target string) (*v1alpha1.MountResponse, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

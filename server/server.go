@@ -79,6 +79,7 @@ type Server struct {
 	// republishes of one pod must not interleave their renames); striped so
 	// the set stays bounded however many pods come and go.
 	writeLocks [64]sync.Mutex
+	classes    *provider.ClassCache
 }
 
 var _ v1alpha1.CSIDriverProviderServer = (*Server)(nil)
@@ -97,7 +98,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Version == "" {
 		opts.Version = "0.0.0-dev"
 	}
-	return &Server{opts: opts}, nil
+	return &Server{opts: opts, classes: provider.NewClassCache(512)}, nil
 }
 
 // Version answers the driver's version and health probe.
@@ -165,7 +166,7 @@ func (s *Server) mount(ctx context.Context, req *v1alpha1.MountRequest) (mountRe
 		return rec, failure.New(failure.InvalidArgument, "the mount request has no targetPath")
 	}
 
-	class, err := provider.ParseClass(attrs, mode)
+	class, err := s.classes.Parse(attrs, mode)
 	if err != nil {
 		return rec, err
 	}
@@ -244,6 +245,11 @@ func parsePermission(p string) (int32, error) {
 // strings (the SecretProviderClass parameters and kubelet's volume context).
 // Errors name the attribute but never quote values, which may hold tokens.
 func parseAttributes(s string) (map[string]string, error) {
+	fast := map[string]string{}
+	if err := json.Unmarshal([]byte(s), &fast); err == nil {
+		return fast, nil
+	}
+	// Slow path, only to say what is wrong.
 	raw := map[string]json.RawMessage{}
 	if err := json.Unmarshal([]byte(s), &raw); err != nil {
 		problem := "malformed JSON"
