@@ -46,6 +46,17 @@ type backend struct {
 	fake *fakeaws.Server // nil for moto
 }
 
+// startFake starts only the in-process fake, for cases moto cannot check.
+func startFake(t *testing.T) (*fakeaws.Server, string) {
+	t.Helper()
+	f := fakeaws.New()
+	if err := f.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Close)
+	return f, f.URL()
+}
+
 // backends returns the fake and, when installed, moto (required in CI).
 func backends(t *testing.T) []backend {
 	t.Helper()
