@@ -38,6 +38,18 @@ import (
 	"github.com/csi-provider-aws/csi-provider-aws/server"
 )
 
+// The integration suite runs each case against two AWS emulators: the
+// in-process fake (e2e/fakeaws) and moto, an independent emulator that keeps
+// the fake honest. moto does not check some things AWS does, so these cases
+// run on the fake only:
+//
+//   - web-identity tokens (audience, expiry) and IAM denials:
+//     TestFailuresTellTheUserWhatToFix, TestHundredsOfConcurrentMountsOfMixedIdentities;
+//   - the 20-id BatchGetSecretValue limit, the batch permission fallback,
+//     per-secret batch errors and exact call counts: provider/fetch_test.go;
+//   - FIPS endpoints: provider/aws_test.go (where the SDK dials) and
+//     e2e/fakeaws (TestFIPSEndpointsAreRecorded).
+
 // backend is an AWS emulator the suite runs against: the in-process fake or
 // moto, an independent emulator that keeps the fake honest.
 type backend struct {
