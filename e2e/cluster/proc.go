@@ -61,15 +61,19 @@ func (p *Process) Signal(sig syscall.Signal) error {
 
 // Stop sends SIGTERM to the process group, waits up to grace, then sends
 // SIGKILL to the group and waits for the process to be reaped.
+//
+// The group is signalled only while its leader has not been reaped: once
+// it has, its process id (and so the group id) may already belong to an
+// unrelated process on this machine, which must never receive our signals.
+// Children that outlive their leader die by their parent-death signal.
 func (p *Process) Stop(grace time.Duration) {
 	if p.Exited() {
-		// The leader is gone, but a forked child may still hold the group.
-		_ = syscall.Kill(-p.Pid(), syscall.SIGKILL)
 		return
 	}
 	_ = syscall.Kill(-p.Pid(), syscall.SIGTERM)
 	select {
 	case <-p.done:
+		return
 	case <-time.After(grace):
 	}
 	_ = syscall.Kill(-p.Pid(), syscall.SIGKILL)
