@@ -129,37 +129,34 @@ func NewClients(base aws.Config) *Clients {
 
 // SecretsManager returns the Secrets Manager client for region.
 func (c *Clients) SecretsManager(region string) SecretsManagerAPI {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cl, ok := c.sm[region]
-	if !ok {
-		cl = secretsmanager.NewFromConfig(c.base, func(o *secretsmanager.Options) { o.Region = region })
-		c.sm[region] = cl
-	}
-	return cl
+	return perRegion(c, c.sm, region, func() SecretsManagerAPI {
+		return secretsmanager.NewFromConfig(c.base, func(o *secretsmanager.Options) { o.Region = region })
+	})
 }
 
 // ParameterStore returns the SSM client for region.
 func (c *Clients) ParameterStore(region string) ParameterStoreAPI {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cl, ok := c.ssm[region]
-	if !ok {
-		cl = ssm.NewFromConfig(c.base, func(o *ssm.Options) { o.Region = region })
-		c.ssm[region] = cl
-	}
-	return cl
+	return perRegion(c, c.ssm, region, func() ParameterStoreAPI {
+		return ssm.NewFromConfig(c.base, func(o *ssm.Options) { o.Region = region })
+	})
 }
 
 // STS returns the STS client for region (regional endpoint), used by package
 // auth for AssumeRoleWithWebIdentity; it honours AWS_ENDPOINT_URL_STS.
 func (c *Clients) STS(region string) *sts.Client {
+	return perRegion(c, c.sts, region, func() *sts.Client {
+		return sts.NewFromConfig(c.base, func(o *sts.Options) { o.Region = region })
+	})
+}
+
+// perRegion returns m's client for region, building it once.
+func perRegion[T any](c *Clients, m map[string]T, region string, build func() T) T {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	cl, ok := c.sts[region]
+	cl, ok := m[region]
 	if !ok {
-		cl = sts.NewFromConfig(c.base, func(o *sts.Options) { o.Region = region })
-		c.sts[region] = cl
+		cl = build()
+		m[region] = cl
 	}
 	return cl
 }
