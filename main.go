@@ -255,6 +255,7 @@ func serve(ctx context.Context, cfg Config, srv *server.Server, health *server.H
 		klog.InfoS("serving profiles", "addr", pl.Addr().String())
 	}
 	health.SetReady(true)
+	releaseStartupPages()
 	klog.InfoS("serving", "socket", cfg.SocketPath())
 
 	var serveErr error

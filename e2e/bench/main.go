@@ -146,7 +146,7 @@ func runScenario(bin string, s scenario) error {
 	}
 	fmt.Printf("\n## scenario %s: %d pods, %d ServiceAccounts, %d secrets, %d republish rounds, cache TTL %v, cold mounts %s%s\n\n",
 		s.name, s.pods, s.serviceAccounts, s.secrets, s.rounds, s.cacheTTL, burst, map[bool]string{true: ", rounds spread over 2xTTL"}[s.spread])
-	fmt.Printf("daemon start-up Kubernetes reads (informers, once): %s; RSS when idle %.1f MiB\n\n", formatKube(e.startup), e.peakRSS())
+	fmt.Printf("daemon start-up Kubernetes reads (informers, once): %s; RSS after start-up %.1f MiB (peak %.1f MiB)\n\n", formatKube(e.startup), e.rss(), e.peakRSS())
 	fmt.Println("| phase | Mounts | AWS calls | by operation | K8s API calls | p50 | p90 | p99 | daemon CPU | peak RSS |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
 
@@ -201,6 +201,7 @@ func runScenario(bin string, s scenario) error {
 		entries := e.metric("csi_provider_aws_value_cache_entries")
 		fmt.Printf("\nmemory: peak RSS %.1f MiB with %d pods mounted (%s cached values)\n", e.peakRSS(), s.pods, entries)
 	}
+	fmt.Printf("RSS at the end: %.1f MiB\n", e.rss())
 	if s.baseline != "" {
 		fmt.Println(s.baseline)
 	}
@@ -471,13 +472,18 @@ func (e *env) cpu() time.Duration {
 }
 
 // peakRSS is the daemon's high-water resident set in MiB.
-func (e *env) peakRSS() float64 {
+func (e *env) peakRSS() float64 { return e.status("VmHWM:") }
+
+// rss is the daemon's resident set now, in MiB.
+func (e *env) rss() float64 { return e.status("VmRSS:") }
+
+func (e *env) status(field string) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", e.daemon.Process.Pid))
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
+		if strings.HasPrefix(line, field) {
 			kb, _ := strconv.Atoi(strings.Fields(line)[1])
 			return float64(kb) / 1024
 		}

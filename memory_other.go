@@ -1,0 +1,5 @@
+//go:build !linux
+
+package main
+
+func releaseStartupPages() uintptr { return 0 }
