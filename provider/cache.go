@@ -30,7 +30,6 @@ type cacheEntry struct {
 	value   Value
 	readAt  time.Time
 	pinned  bool
-	scope   string
 	numByte int
 }
 
@@ -76,7 +75,7 @@ func (c *valueCache) get(key string) (Value, bool) {
 	return e.value, true
 }
 
-func (c *valueCache) put(key, scope string, v Value, pinned bool, readAt time.Time) {
+func (c *valueCache) put(key string, v Value, pinned bool, readAt time.Time) {
 	if !c.enabled() {
 		return
 	}
@@ -89,7 +88,7 @@ func (c *valueCache) put(key, scope string, v Value, pinned bool, readAt time.Ti
 	if old, ok := c.lru.Peek(key); ok {
 		c.bytes -= old.numByte // Add replaces without the evict callback
 	}
-	c.lru.Add(key, cacheEntry{value: v, readAt: readAt, pinned: pinned, scope: scope, numByte: n})
+	c.lru.Add(key, cacheEntry{value: v, readAt: readAt, pinned: pinned, numByte: n})
 	c.bytes += n
 	for c.maxBytes > 0 && c.bytes > c.maxBytes {
 		if _, _, ok := c.lru.RemoveOldest(); !ok {

@@ -137,21 +137,12 @@ type lookup struct {
 func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) ([]Value, error) {
 	c := req.Class
 	values := make([]Value, len(c.Objects))
-	primary := make([]lookup, len(c.Objects))
-	for i, o := range c.Objects {
-		primary[i] = lookup{index: i, typ: o.Type, name: o.Name, version: o.Version, versionLabel: o.VersionLabel}
-	}
-	errs := f.read(ctx, req.Scope, c.Region, req.Credentials, primary, values)
+	errs := f.read(ctx, req.Scope, c.Region, req.Credentials, primaryLookups(c), values)
 
 	var retry []lookup
 	for i, err := range errs {
 		if err != nil && c.FailoverRegion != "" && !failure.IsClientFault(err) {
-			o := c.Objects[i]
-			l := lookup{index: i, typ: o.Type, name: o.Name, version: o.Version, versionLabel: o.VersionLabel}
-			if o.Failover != nil {
-				l.name, l.version, l.versionLabel = o.Failover.Name, o.Failover.Version, o.Failover.VersionLabel
-			}
-			retry = append(retry, l)
+			retry = append(retry, failoverLookups(c)[i])
 		}
 	}
 	var failoverErrs []error
@@ -190,11 +181,20 @@ func errorFor(errs []error, retried []lookup, index int) error {
 	return nil
 }
 
-// failoverLookups returns what the failover region is asked for each object.
-func failoverLookups(c *Class) []lookup {
+// primaryLookups returns what the primary region is asked for each object.
+func primaryLookups(c *Class) []lookup {
 	out := make([]lookup, len(c.Objects))
 	for i, o := range c.Objects {
 		out[i] = lookup{index: i, typ: o.Type, name: o.Name, version: o.Version, versionLabel: o.VersionLabel}
+	}
+	return out
+}
+
+// failoverLookups returns what the failover region is asked for each object:
+// its failoverObject where it has one, else the same object.
+func failoverLookups(c *Class) []lookup {
+	out := primaryLookups(c)
+	for i, o := range c.Objects {
 		if o.Failover != nil {
 			out[i].name, out[i].version, out[i].versionLabel = o.Failover.Name, o.Failover.Version, o.Failover.VersionLabel
 		}
@@ -347,5 +347,3 @@ func apiError(code, message string, fault smithy.ErrorFault) error {
 }
 
 var errNoValue = errors.New("AWS returned no value")
-
-func asAPIError(err error, target *smithy.APIError) bool { return errors.As(err, target) }

@@ -69,7 +69,7 @@ func (f *Fetcher) readParameters(ctx context.Context, scope, region string, cred
 			found := matchParameters(batch, out.Parameters)
 			for sel, v := range found {
 				l := lookups[bySelector[sel][0]]
-				f.cache.put(cacheKey(scope, region, l), scope, v, l.pinned(), readAt)
+				f.cache.put(cacheKey(scope, region, l), v, l.pinned(), readAt)
 			}
 			return found, nil
 		})

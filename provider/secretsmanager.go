@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"strings"
 	"sync"
@@ -78,7 +79,7 @@ func (f *Fetcher) readSecrets(ctx context.Context, scope, region string, creds a
 				res, err := batchGetSecrets(ctx, api, creds, chunk)
 				for id, r := range res {
 					if r.err == nil {
-						f.cache.put(cacheKey(scope, region, lookup{typ: SecretsManager, name: id}), scope, r.value, false, readAt)
+						f.cache.put(cacheKey(scope, region, lookup{typ: SecretsManager, name: id}), r.value, false, readAt)
 					}
 				}
 				return res, err
@@ -133,7 +134,7 @@ func (f *Fetcher) readSecrets(ctx context.Context, scope, region string, creds a
 				readAt := f.opts.Clock()
 				v, err := getSecret(ctx, api, creds, l)
 				if err == nil {
-					f.cache.put(key, scope, v, l.pinned(), readAt)
+					f.cache.put(key, v, l.pinned(), readAt)
 				}
 				return v, err
 			})
@@ -232,13 +233,7 @@ func secretMatches(id, name, arn string) bool {
 // isAccessDenied reports an AWS access denial for the whole call.
 func isAccessDenied(err error) bool {
 	var api smithy.APIError
-	if err == nil {
-		return false
-	}
-	if ok := asAPIError(err, &api); ok {
-		return api.ErrorCode() == "AccessDeniedException" || api.ErrorCode() == "AccessDenied"
-	}
-	return false
+	return errors.As(err, &api) && (api.ErrorCode() == "AccessDeniedException" || api.ErrorCode() == "AccessDenied")
 }
 
 // secretValue turns a Secrets Manager answer into a Value: SecretString as

@@ -15,8 +15,6 @@ import (
 	"google.golang.org/grpc/status"
 	"sigs.k8s.io/secrets-store-csi-driver/pkg/util/fileutil"
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
-
-	"github.com/csi-provider-aws/csi-provider-aws/e2e/fakeaws"
 )
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
@@ -440,5 +438,3 @@ func TestFailuresTellTheUserWhatToFix(t *testing.T) {
 		}
 	})
 }
-
-var _ = fakeaws.New
