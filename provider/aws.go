@@ -10,12 +10,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/middleware"
+	"golang.org/x/sync/semaphore"
 )
 
 // CallRecorder observes every AWS call the daemon makes: service ("Secrets
@@ -35,7 +37,15 @@ type AWSConfigOptions struct {
 	Recorder CallRecorder
 	// MaxAttempts bounds the SDK's retries of retryable errors (0 = SDK default).
 	MaxAttempts int
+	// MaxConcurrent bounds the AWS calls in flight at once, across every
+	// service, region and identity (0 = 64). A call waits for a slot within
+	// its own deadline, so a burst of Mounts or a slow region cannot open
+	// unbounded connections.
+	MaxConcurrent int
 }
+
+// defaultMaxConcurrent is MaxConcurrent's default.
+const defaultMaxConcurrent = 64
 
 // errNoPodIdentity is what a client built from the base config yields when a
 // call was made without the pod's credentials: invariant 1 says never fall
@@ -58,17 +68,45 @@ func LoadAWSConfig(ctx context.Context, opts AWSConfigOptions) (aws.Config, erro
 			return aws.Credentials{}, errNoPodIdentity
 		})),
 	}
-	if opts.MaxAttempts > 0 {
-		loaders = append(loaders, config.WithRetryMaxAttempts(opts.MaxAttempts))
-	}
+	// Adaptive retry: the standard retryer (backoff with jitter, a retry
+	// quota that stops retrying during a storm) plus client-side rate
+	// limiting once AWS throttles, per client (one per service and region).
+	loaders = append(loaders, config.WithRetryer(func() aws.Retryer {
+		return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
+			if opts.MaxAttempts > 0 {
+				o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) { so.MaxAttempts = opts.MaxAttempts })
+			}
+		})
+	}))
 	cfg, err := config.LoadDefaultConfig(ctx, loaders...)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("loading AWS configuration from the environment: %w", err)
 	}
+	limit := opts.MaxConcurrent
+	if limit <= 0 {
+		limit = defaultMaxConcurrent
+	}
+	cfg.APIOptions = append(cfg.APIOptions, boundConcurrency(semaphore.NewWeighted(int64(limit))))
 	if opts.Recorder != nil {
 		cfg.APIOptions = append(cfg.APIOptions, recordCalls(opts.Recorder))
 	}
 	return cfg, nil
+}
+
+// boundConcurrency adds a middleware that holds one slot of sem for each
+// operation (its retries included); a call that cannot get one before its
+// deadline fails with that deadline.
+func boundConcurrency(sem *semaphore.Weighted) func(*middleware.Stack) error {
+	return func(stack *middleware.Stack) error {
+		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("csi-provider-aws/concurrency",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				if err := sem.Acquire(ctx, 1); err != nil {
+					return middleware.InitializeOutput{}, middleware.Metadata{}, fmt.Errorf("waiting for one of the daemon's AWS call slots: %w", err)
+				}
+				defer sem.Release(1)
+				return next.HandleInitialize(ctx, in)
+			}), middleware.Before)
+	}
 }
 
 // NewHTTPClient returns the pooled HTTP client every AWS call shares; it

@@ -10,38 +10,61 @@ import (
 
 // valueCache holds values read from AWS, keyed by identity scope first:
 // a value read with one identity's credentials is never served to another
-// (DESIGN invariant 2). Mutable objects (no version pinned) live for ttl
-// after they were read; pinned ones (a Secrets Manager VersionId, an SSM
-// version number) never change and live until evicted. Bounded by entries
-// and by bytes, least recently used first; expired entries are swept so
-// that values are not held longer than the TTL needs.
+// (docs/design.md, invariant 2).
+//
+// Each entry remembers when AWS last confirmed that this identity may read
+// the object (confirmedAt). An entry is fresh, and served without a call,
+// while that confirmation is younger than the TTL and no older than the
+// caller's notBefore (a republish's previous Mount, invariant 8). A value
+// pinned to a Secrets Manager VersionId cannot change, so only the access is
+// confirmed again (by a batched read of the same secret); everything else is
+// read again. Entries past the TTL are kept, up to staleMax after their last
+// confirmation, only to be served when AWS cannot be reached (never after a
+// denial: those are removed at once). Bounded by entries and by bytes, least
+// recently used first.
 type valueCache struct {
-	ttl        time.Duration
-	maxBytes   int
-	now        func() time.Time
-	mu         sync.Mutex
-	lru        *simplelru.LRU[string, cacheEntry]
-	bytes      int
-	lastSweep  time.Time
-	sweepEvery time.Duration
+	ttl, staleMax time.Duration
+	maxBytes      int
+	now           func() time.Time
+	mu            sync.Mutex
+	lru           *simplelru.LRU[string, cacheEntry]
+	bytes         int
+	lastSweep     time.Time
+	sweepEvery    time.Duration
 }
 
 type cacheEntry struct {
-	value   Value
-	readAt  time.Time
-	pinned  bool
-	numByte int
+	value Value
+	// confirmedAt is when the read that last confirmed this value (or, for
+	// a pinned version, this identity's access to it) started.
+	confirmedAt time.Time
+	pinned      bool
+	numByte     int
 }
 
-// newValueCache returns a cache; ttl <= 0 disables it (every Get misses,
-// nothing is stored), which is the reference provider's behaviour.
-func newValueCache(ttl time.Duration, maxEntries, maxBytes int, now func() time.Time) *valueCache {
-	c := &valueCache{ttl: ttl, maxBytes: maxBytes, now: now, sweepEvery: max(ttl/2, time.Second)}
+// freshness is what the cache can say about one key for one caller.
+type freshness int
+
+const (
+	missing freshness = iota
+	stale             // held, but not servable without a confirmation
+	fresh
+)
+
+// newValueCache returns a cache; ttl <= 0 disables it (every lookup misses,
+// nothing is stored, nothing is served stale), which is the reference
+// provider's behaviour.
+func newValueCache(ttl, staleMax time.Duration, maxEntries, maxBytes int, now func() time.Time) *valueCache {
+	c := &valueCache{ttl: ttl, staleMax: staleMax, maxBytes: maxBytes, now: now, sweepEvery: max(ttl/2, time.Second)}
 	c.lru, _ = simplelru.NewLRU[string, cacheEntry](max(maxEntries, 1), func(_ string, e cacheEntry) { c.bytes -= e.numByte })
 	return c
 }
 
 func (c *valueCache) enabled() bool { return c.ttl > 0 }
+
+// keep is how long after its last confirmation an entry that is not pinned
+// may be held.
+func (c *valueCache) keep() time.Duration { return max(c.ttl, c.staleMax) }
 
 // cacheKey names one object read in one region under one identity scope.
 // The separator cannot occur in scopes, regions or AWS names.
@@ -53,29 +76,54 @@ func cacheKey(scope, region string, l lookup) string {
 	return strings.Join([]string{scope, region, string(l.typ), l.name, l.version, label}, "\x00")
 }
 
-// pinned reports whether a lookup names an immutable version.
+// pinned reports whether a lookup names a value that can never change: a
+// Secrets Manager VersionId. An SSM version number is not one: a parameter
+// deleted and created again starts from version 1 with another value.
+// Labels and stages move, so they are never pinned.
 func (l lookup) pinned() bool {
-	return l.version != ""
+	return l.typ == SecretsManager && l.version != ""
 }
 
-func (c *valueCache) get(key string) (Value, bool) {
+// lookup returns the entry for key and how usable it is for a caller that
+// needs a confirmation no older than notBefore.
+func (c *valueCache) lookup(key string, notBefore time.Time) (cacheEntry, freshness) {
 	if !c.enabled() {
-		return Value{}, false
+		return cacheEntry{}, missing
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.lru.Get(key)
 	if !ok {
-		return Value{}, false
+		return cacheEntry{}, missing
 	}
-	if !e.pinned && c.now().Sub(e.readAt) >= c.ttl {
+	age := c.now().Sub(e.confirmedAt)
+	switch {
+	case !e.pinned && age >= c.keep():
 		c.lru.Remove(key)
-		return Value{}, false
+		return cacheEntry{}, missing
+	case age < c.ttl && !e.confirmedAt.Before(notBefore):
+		return e, fresh
 	}
-	return e.value, true
+	return e, stale
 }
 
-func (c *valueCache) put(key string, v Value, pinned bool, readAt time.Time) {
+// get returns a fresh value for key.
+func (c *valueCache) get(key string, notBefore time.Time) (Value, time.Time, bool) {
+	e, f := c.lookup(key, notBefore)
+	return e.value, e.confirmedAt, f == fresh
+}
+
+// servableStale returns the value for key when AWS confirmed it within
+// staleMax: the last good value, for when AWS cannot be reached.
+func (c *valueCache) servableStale(key string) (cacheEntry, bool) {
+	e, f := c.lookup(key, time.Time{})
+	if f == missing || c.staleMax <= 0 || c.now().Sub(e.confirmedAt) > c.staleMax {
+		return cacheEntry{}, false
+	}
+	return e, true
+}
+
+func (c *valueCache) put(key string, v Value, pinned bool, confirmedAt time.Time) {
 	if !c.enabled() {
 		return
 	}
@@ -86,9 +134,12 @@ func (c *valueCache) put(key string, v Value, pinned bool, readAt time.Time) {
 		return
 	}
 	if old, ok := c.lru.Peek(key); ok {
+		if old.confirmedAt.After(confirmedAt) {
+			return // a later read already answered
+		}
 		c.bytes -= old.numByte // Add replaces without the evict callback
 	}
-	c.lru.Add(key, cacheEntry{value: v, readAt: readAt, pinned: pinned, numByte: n})
+	c.lru.Add(key, cacheEntry{value: v, confirmedAt: confirmedAt, pinned: pinned, numByte: n})
 	c.bytes += n
 	for c.maxBytes > 0 && c.bytes > c.maxBytes {
 		if _, _, ok := c.lru.RemoveOldest(); !ok {
@@ -98,7 +149,36 @@ func (c *valueCache) put(key string, v Value, pinned bool, readAt time.Time) {
 	c.sweepLocked()
 }
 
-// sweepLocked drops expired mutable entries, at most every sweepEvery.
+// confirm records that AWS confirmed, at confirmedAt, this identity's access
+// to the object of a pinned entry. It reports whether the entry was there.
+func (c *valueCache) confirm(key string, confirmedAt time.Time) (Value, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.lru.Peek(key)
+	if !ok || !e.pinned {
+		return Value{}, false
+	}
+	if confirmedAt.After(e.confirmedAt) {
+		e.confirmedAt = confirmedAt
+		c.lru.Add(key, e)
+	}
+	return e.value, true
+}
+
+// remove forgets key: AWS refused it to this identity, or it no longer
+// exists, so it must not be served again, not even as a stale value.
+func (c *valueCache) remove(key string) {
+	if !c.enabled() {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lru.Remove(key)
+}
+
+// sweepLocked drops entries past keep(), at most every sweepEvery. Pinned
+// entries stay until evicted: confirming one costs a share of a batched
+// read, reading it again a call of its own.
 func (c *valueCache) sweepLocked() {
 	now := c.now()
 	if now.Sub(c.lastSweep) < c.sweepEvery {
@@ -106,7 +186,7 @@ func (c *valueCache) sweepLocked() {
 	}
 	c.lastSweep = now
 	for _, k := range c.lru.Keys() {
-		if e, ok := c.lru.Peek(k); ok && !e.pinned && now.Sub(e.readAt) >= c.ttl {
+		if e, ok := c.lru.Peek(k); ok && !e.pinned && now.Sub(e.confirmedAt) >= c.keep() {
 			c.lru.Remove(k)
 		}
 	}

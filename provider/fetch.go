@@ -31,6 +31,9 @@ type Fetcher struct {
 	// failoverChecked remembers when a class's failover objects were last
 	// checked in the background.
 	failoverChecked *expiringSet
+	// staleLogged remembers which objects were reported served stale, so
+	// that a brown-out logs one line per object, not one per Mount.
+	staleLogged *expiringSet
 	// background tracks failover checks so tests and shutdown can wait.
 	background sync.WaitGroup
 }
@@ -38,9 +41,13 @@ type Fetcher struct {
 // FetcherOptions tune the value cache and batching. Zero values take the
 // defaults noted.
 type FetcherOptions struct {
-	// CacheTTL is how long a mutable value is served from cache after it was
-	// read; 0 disables the value cache (every Mount reads AWS).
+	// CacheTTL is how long a value is served from cache after AWS last
+	// confirmed it; 0 disables the value cache (every Mount reads AWS).
 	CacheTTL time.Duration
+	// StaleMax is how long after AWS last confirmed it a value may still be
+	// served when a refresh fails with a server fault, throttling or a
+	// timeout (never a denial or a missing object); 0 = never.
+	StaleMax time.Duration
 	// MaxEntries bounds the cache (default 10000 values).
 	MaxEntries int
 	// MaxBytes bounds the bytes of cached values (default 64 MiB).
@@ -60,6 +67,15 @@ type FetcherOptions struct {
 	// OnFailoverProblem is told when a background failover check finds an
 	// object the failover region would not serve (default: log it).
 	OnFailoverProblem func(err error)
+	// Observer is told of every stale value served (metrics); optional.
+	Observer FetchObserver
+}
+
+// FetchObserver counts what the Fetcher decides (package server's metrics).
+type FetchObserver interface {
+	// ObserveStaleValue counts a value served past its TTL because AWS
+	// could not be reached; service is "secretsmanager" or "ssmparameter".
+	ObserveStaleValue(service string)
 }
 
 // NewFetcher returns a Fetcher over the long-lived clients in c.
@@ -94,9 +110,10 @@ func newFetcher(sm func(string) SecretsManagerAPI, ps func(string) ParameterStor
 	}
 	return &Fetcher{
 		secrets: sm, parameters: ps, opts: opts,
-		cache:           newValueCache(opts.CacheTTL, opts.MaxEntries, opts.MaxBytes, opts.Clock),
+		cache:           newValueCache(opts.CacheTTL, opts.StaleMax, opts.MaxEntries, opts.MaxBytes, opts.Clock),
 		noBatch:         newExpiringSet(4096, opts.Clock),
 		failoverChecked: newExpiringSet(4096, opts.Clock),
+		staleLogged:     newExpiringSet(4096, opts.Clock),
 	}
 }
 
@@ -115,6 +132,11 @@ type FetchRequest struct {
 	Credentials aws.CredentialsProvider
 	// Class is the validated class, its Region already resolved.
 	Class *Class
+	// NotBefore is the start of this pod's previous successful Mount when
+	// this one is a republish (zero otherwise): no value AWS confirmed before
+	// it is served from the cache (docs/design.md, invariant 8), so a
+	// rotated secret reaches every pod within two of its own republishes.
+	NotBefore time.Time
 }
 
 // lookup is one object to read in one region.
@@ -130,14 +152,17 @@ type lookup struct {
 // Class.Objects[i]. All or nothing: any object that cannot be read fails the
 // whole fetch with an error naming the object, the region and the cause.
 //
-// Failover (SPEC section 5): the primary region is asked first; only objects
-// whose primary read failed with something other than a client fault are
-// asked of the failover region. The failover region is never called when the
-// primary answers.
+// Failover (docs/design.md, the one failover rule): the primary region is
+// asked first; only objects whose primary read failed with something other
+// than a client fault are asked of the failover region. The failover region
+// is never called when the primary answers. When neither region can be
+// reached, the last good value is served if AWS confirmed it within
+// StaleMax (see serveStale).
 func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) ([]Value, error) {
 	c := req.Class
 	values := make([]Value, len(c.Objects))
-	errs := f.read(ctx, req.Scope, c.Region, req.Credentials, primaryLookups(c), values)
+	primary := primaryLookups(c)
+	errs := f.read(ctx, req, c.Region, primary, values)
 
 	var retry []lookup
 	for i, err := range errs {
@@ -147,7 +172,7 @@ func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) ([]Value, error) 
 	}
 	var failoverErrs []error
 	if len(retry) > 0 {
-		failoverErrs = f.read(ctx, req.Scope, c.FailoverRegion, req.Credentials, retry, values)
+		failoverErrs = f.read(ctx, req, c.FailoverRegion, retry, values)
 	} else if c.FailoverRegion != "" {
 		f.checkFailover(req)
 	}
@@ -161,6 +186,9 @@ func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) ([]Value, error) 
 		ferr := errorFor(failoverErrs, retry, i)
 		if ferr == nil && c.FailoverRegion != "" && !failure.IsClientFault(err) {
 			continue // covered by the failover region
+		}
+		if f.serveStale(req, i, err, ferr, values) {
+			continue
 		}
 		out = append(out, objectError(o, c.Region, err, c.FailoverRegion, ferr))
 	}
@@ -223,7 +251,7 @@ func (f *Fetcher) checkFailover(req FetchRequest) {
 		ctx, cancel := context.WithTimeout(context.Background(), f.opts.CallTimeout)
 		defer cancel()
 		values := make([]Value, len(c.Objects))
-		errs := f.read(ctx, req.Scope, c.FailoverRegion, req.Credentials, lookups, values)
+		errs := f.read(ctx, FetchRequest{Scope: req.Scope, Credentials: req.Credentials}, c.FailoverRegion, lookups, values)
 		for i, err := range errs {
 			if err != nil && failure.IsClientFault(err) {
 				o := c.Objects[i]
@@ -232,55 +260,6 @@ func (f *Fetcher) checkFailover(req FetchRequest) {
 			}
 		}
 	}()
-}
-
-// read fetches lookups in one region under one identity scope, from the
-// cache where it may and otherwise from AWS, filling values[l.index]; it
-// returns one error per lookup (nil on success), in the order of lookups.
-func (f *Fetcher) read(ctx context.Context, scope, region string, creds aws.CredentialsProvider, lookups []lookup, values []Value) []error {
-	errs := make([]error, len(lookups))
-	var sm, ps []int
-	for j, l := range lookups {
-		if v, ok := f.cache.get(cacheKey(scope, region, l)); ok {
-			values[l.index] = v
-			continue
-		}
-		if l.typ == ParameterStore {
-			ps = append(ps, j)
-		} else {
-			sm = append(sm, j)
-		}
-	}
-	if len(sm) == 0 && len(ps) == 0 {
-		return errs
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f.readSecrets(ctx, scope, region, creds, lookups, sm, values, errs)
-	}()
-	f.readParameters(ctx, scope, region, creds, lookups, ps, values, errs)
-	<-done
-	return errs
-}
-
-// shared runs fn once for every concurrent caller with the same key (one
-// AWS call for a burst of pods with the same identity and objects). fn runs
-// detached from any one caller's cancellation, bounded by CallTimeout.
-func shared[T any](ctx context.Context, f *Fetcher, key string, fn func(context.Context) (T, error)) (T, error) {
-	ch := f.flight.DoChan(key, func() (any, error) {
-		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.opts.CallTimeout)
-		defer cancel()
-		return fn(c)
-	})
-	select {
-	case r := <-ch:
-		v, _ := r.Val.(T)
-		return v, r.Err
-	case <-ctx.Done():
-		var zero T
-		return zero, ctx.Err()
-	}
 }
 
 // objectError builds the message a user reads in `kubectl describe pod`.
@@ -298,7 +277,7 @@ func objectError(o Object, region string, err error, failoverRegion string, ferr
 			kind = failure.KindOf(ferr)
 		}
 	}
-	return &failure.Error{Kind: kind, Msg: msg}
+	return &failure.Error{Kind: kind, Msg: msg, Causes: []error{err, ferr}}
 }
 
 func serviceNoun(t ObjectType) string {
@@ -335,7 +314,7 @@ func joinFailures(errs []error) error {
 		}
 		msg += e.Error()
 	}
-	return &failure.Error{Kind: failure.KindOf(errs[0]), Msg: msg}
+	return &failure.Error{Kind: failure.KindOf(errs[0]), Msg: msg, Causes: errs}
 }
 
 // apiError builds a modelled AWS error for a failure reported inside a

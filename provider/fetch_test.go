@@ -166,7 +166,7 @@ func TestTheValueCache(t *testing.T) {
 	})
 }
 
-func TestPinnedVersionsAreCachedUntilEvicted(t *testing.T) {
+func TestPinnedVersionsAreConfirmedEveryTTLNotServedForever(t *testing.T) {
 	e := newFetchEnv(t, FetcherOptions{CacheTTL: time.Minute})
 	_, v1 := e.aws.PutSecretString("us-west-2", "db", "one")
 	e.aws.PutSecretString("us-west-2", "db", "two")
@@ -181,12 +181,180 @@ func TestPinnedVersionsAreCachedUntilEvicted(t *testing.T) {
 		t.Fatalf("values = %q %q", v[0].Data, v[1].Data)
 	}
 	e.calls()
-	e.clock.advance(time.Hour)
+
+	t.Run("within the TTL nothing is asked", func(t *testing.T) {
+		e.clock.advance(30 * time.Second)
+		e.mustFetch("scope", c)
+		if got := e.calls(); len(got) != 0 {
+			t.Errorf("calls = %v, want none", got)
+		}
+	})
+	t.Run("after the TTL the VersionId is confirmed by a batched read and the SSM version read again", func(t *testing.T) {
+		e.clock.advance(time.Hour)
+		v := e.mustFetch("scope", c)
+		if string(v[0].Data) != "one" || string(v[1].Data) != "p1" {
+			t.Errorf("values = %q %q", v[0].Data, v[1].Data)
+		}
+		if got := e.calls(); fmt.Sprint(got) != "map[secretsmanager:BatchGetSecretValue:1 ssm:GetParameters:1]" {
+			t.Errorf("calls = %v, want one batched confirmation and one GetParameters", got)
+		}
+	})
+	t.Run("an SSM parameter deleted and created again is not served its old version 1", func(t *testing.T) {
+		e.aws.DeleteParameterNow("us-west-2", "/p")
+		e.aws.PutParameter("us-west-2", "/p", "String", "recreated")
+		e.clock.advance(2 * time.Minute)
+		v := e.mustFetch("scope", c)
+		if string(v[1].Data) != "recreated" {
+			t.Errorf("SSM version 1 = %q, want the re-created parameter's", v[1].Data)
+		}
+		e.calls()
+	})
+	t.Run("once AWS denies the secret the pinned value is refused, not served from memory", func(t *testing.T) {
+		e.aws.DenySecret(testRole, "db")
+		e.clock.advance(2 * time.Minute)
+		_, err := e.fetch("scope", c)
+		if failure.KindOf(err) != failure.PermissionDenied || !strings.Contains(err.Error(), `"db"`) {
+			t.Fatalf("err = %v, want PermissionDenied naming db", err)
+		}
+		if got := e.calls(); got["secretsmanager:GetSecretValue"] != 1 {
+			t.Errorf("calls = %v, want the batch denial checked against the pinned version itself", got)
+		}
+		e.aws.ClearPolicies()
+	})
+}
+
+func TestAPinnedVersionAllowedWhenTheCurrentOneIsDeniedIsStillServed(t *testing.T) {
+	e := newFetchEnv(t, FetcherOptions{CacheTTL: time.Minute})
+	_, v1 := e.aws.PutSecretString("us-west-2", "db", "one")
+	c := &Class{Region: "us-west-2", Objects: []Object{{Index: 0, Name: "db", Type: SecretsManager, Version: v1}}}
 	e.mustFetch("scope", c)
-	if got := e.calls(); len(got) != 0 {
-		t.Errorf("pinned versions were read again after an hour: %v", got)
+	e.aws.DenyAction(testRole, "secretsmanager:BatchGetSecretValue")
+	e.clock.advance(2 * time.Minute)
+	e.calls()
+	v := e.mustFetch("scope", c)
+	if string(v[0].Data) != "one" {
+		t.Errorf("value = %q", v[0].Data)
+	}
+	if got := e.calls(); got["secretsmanager:GetSecretValue"] != 1 {
+		t.Errorf("calls = %v, want the pinned version read itself after the batch was refused", got)
 	}
 }
+
+func TestLabelsAreReadAgainAfterTheTTL(t *testing.T) {
+	e := newFetchEnv(t, FetcherOptions{CacheTTL: time.Minute})
+	e.aws.PutSecretString("us-west-2", "db", "one")
+	e.aws.PutSecretString("us-west-2", "db", "two")
+	v1 := e.aws.PutParameter("us-west-2", "/p", "String", "p1")
+	if err := e.aws.LabelParameter("us-west-2", "/p", v1, "stable"); err != nil {
+		t.Fatal(err)
+	}
+	c := &Class{Region: "us-west-2", Objects: []Object{
+		{Index: 0, Name: "db", Type: SecretsManager, VersionLabel: "AWSPREVIOUS"},
+		{Index: 1, Name: "/p", Type: ParameterStore, VersionLabel: "stable"},
+	}}
+	v := e.mustFetch("scope", c)
+	if string(v[0].Data) != "one" || string(v[1].Data) != "p1" {
+		t.Fatalf("values = %q %q", v[0].Data, v[1].Data)
+	}
+	e.aws.PutSecretString("us-west-2", "db", "three")
+	v2 := e.aws.PutParameter("us-west-2", "/p", "String", "p2")
+	if err := e.aws.LabelParameter("us-west-2", "/p", v2, "stable"); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.advance(time.Minute)
+	v = e.mustFetch("scope", c)
+	if string(v[0].Data) != "two" || string(v[1].Data) != "p2" {
+		t.Errorf("after the labels moved and the TTL passed: %q %q, want two and p2", v[0].Data, v[1].Data)
+	}
+}
+
+func TestNotBeforeRefusesValuesConfirmedBeforeThePodsPreviousMount(t *testing.T) {
+	e := newFetchEnv(t, FetcherOptions{CacheTTL: time.Hour})
+	c := e.secrets("us-west-2", 2)
+	e.mustFetch("scope", c)
+	e.clock.advance(time.Second)
+	previousMount := e.clock.now()
+	e.aws.PutSecretString("us-west-2", "s01", "v2-s01")
+	e.calls()
+	e.clock.advance(time.Second)
+
+	v, err := e.f.Fetch(context.Background(), FetchRequest{Scope: "scope", Credentials: e.creds, Class: c, NotBefore: previousMount})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(v[1].Data) != "v2-s01" {
+		t.Errorf("a republish got %q, a value read before its previous Mount", v[1].Data)
+	}
+	if got := e.calls(); got["secretsmanager:BatchGetSecretValue"] != 1 {
+		t.Errorf("calls = %v, want one batch", got)
+	}
+	t.Run("other pods whose previous Mount came before that read share it", func(t *testing.T) {
+		for range 5 {
+			if _, err := e.f.Fetch(context.Background(), FetchRequest{Scope: "scope", Credentials: e.creds, Class: c, NotBefore: previousMount}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := e.calls(); len(got) != 0 {
+			t.Errorf("calls = %v, want none", got)
+		}
+	})
+}
+
+func TestStaleValuesCoverServerFaultsNeverDenials(t *testing.T) {
+	ttl, staleMax := time.Minute, 15*time.Minute
+	obs := &staleCounter{}
+	e := newFetchEnv(t, FetcherOptions{CacheTTL: ttl, StaleMax: staleMax, Observer: obs})
+	c := e.secrets("us-west-2", 2)
+	e.mustFetch("scope", c)
+
+	t.Run("a server fault after the TTL serves the last good value and counts it", func(t *testing.T) {
+		e.clock.advance(2 * ttl)
+		e.aws.Inject(fakeaws.Fault{Status: 500})
+		v := e.mustFetch("scope", c)
+		if string(v[0].Data) != "v1-s00" {
+			t.Errorf("value = %q", v[0].Data)
+		}
+		if obs.count() != 2 {
+			t.Errorf("stale values counted = %d, want 2", obs.count())
+		}
+	})
+	t.Run("throttling after retries serves it too", func(t *testing.T) {
+		e.aws.ClearFaults()
+		e.aws.Inject(fakeaws.Fault{Status: 429})
+		e.mustFetch("scope", c)
+	})
+	t.Run("past the stale bound the fault fails the mount", func(t *testing.T) {
+		e.clock.advance(staleMax)
+		_, err := e.fetch("scope", c)
+		if failure.KindOf(err) != failure.Throttled {
+			t.Errorf("err = %v, want Throttled", err)
+		}
+	})
+	t.Run("a denial is never covered by a stale value", func(t *testing.T) {
+		e.aws.ClearFaults()
+		e2 := newFetchEnv(t, FetcherOptions{CacheTTL: ttl, StaleMax: staleMax})
+		c2 := e2.secrets("us-west-2", 1)
+		e2.mustFetch("scope", c2)
+		e2.clock.advance(2 * ttl)
+		e2.aws.DenySecret(testRole, "s00")
+		if _, err := e2.fetch("scope", c2); failure.KindOf(err) != failure.PermissionDenied {
+			t.Fatalf("err = %v, want PermissionDenied", err)
+		}
+		e2.aws.ClearPolicies()
+		e2.aws.Inject(fakeaws.Fault{Status: 500})
+		if _, err := e2.fetch("scope", c2); err == nil {
+			t.Error("after a denial a later server fault was covered by the value AWS had refused")
+		}
+	})
+}
+
+type staleCounter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (s *staleCounter) ObserveStaleValue(string) { s.mu.Lock(); s.n++; s.mu.Unlock() }
+func (s *staleCounter) count() int               { s.mu.Lock(); defer s.mu.Unlock(); return s.n }
 
 func TestTTLZeroReadsAWSOnEveryFetch(t *testing.T) {
 	e := newFetchEnv(t, FetcherOptions{CacheTTL: 0})

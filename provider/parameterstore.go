@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -28,19 +29,18 @@ func (l lookup) selector() string {
 	return l.name
 }
 
-// readParameters reads the SSM lookups at positions idx of lookups in
-// batches of ten (SecureString decrypted), filling values and errs. The same
-// selector asked twice is sent once.
-func (f *Fetcher) readParameters(ctx context.Context, scope, region string, creds aws.CredentialsProvider, lookups []lookup, idx []int, values []Value, errs []error) {
+// readParameters reads the SSM lookups at positions idx in batches of ten
+// (SecureString decrypted), filling values and errs. The same selector asked
+// twice is sent once. No SSM value is pinned: a parameter deleted and
+// created again restarts its versions, so "version 3" can change.
+func (r *regionRead) readParameters(ctx context.Context, idx []int) {
 	if len(idx) == 0 {
 		return
 	}
-	api := f.parameters(region)
-	withCreds := func(o *ssm.Options) { o.Credentials = creds }
 	bySelector := map[string][]int{} // selector -> positions in lookups
 	var order []string
 	for _, j := range idx {
-		s := lookups[j].selector()
+		s := r.lookups[j].selector()
 		if _, seen := bySelector[s]; !seen {
 			order = append(order, s)
 		}
@@ -49,50 +49,56 @@ func (f *Fetcher) readParameters(ctx context.Context, scope, region string, cred
 	sort.Strings(order) // the same set shares one call whatever the class's order
 	for start := 0; start < len(order); start += parametersPerCall {
 		batch := order[start:min(start+parametersPerCall, len(order))]
-		key := "ssm\x00" + scope + "\x00" + region + "\x00" + strings.Join(batch, "\x00")
-		found, err := shared(ctx, f, key, func(ctx context.Context) (map[string]Value, error) {
-			cached := map[string]Value{}
-			for _, sel := range batch {
-				l := lookups[bySelector[sel][0]]
-				if v, ok := f.cache.get(cacheKey(scope, region, l)); ok {
-					cached[sel] = v
+		r.readParameterBatch(ctx, batch, bySelector)
+	}
+}
+
+// readParameterBatch reads up to ten selectors in one shared GetParameters.
+func (r *regionRead) readParameterBatch(ctx context.Context, batch []string, bySelector map[string][]int) {
+	f := r.f
+	api := f.parameters(r.region)
+	keyOf := func(sel string) string { return r.key(bySelector[sel][0]) }
+	key := "ssm\x00" + r.scope + "\x00" + r.region + "\x00" + strings.Join(batch, "\x00")
+	found, err := sharedAt(ctx, r, key, func(ctx context.Context, notBefore time.Time) (map[string]Value, time.Time, error) {
+		cached := map[string]Value{}
+		var oldest time.Time
+		for _, sel := range batch {
+			if v, at, ok := f.cache.get(keyOf(sel), notBefore); ok {
+				cached[sel] = v
+				if oldest.IsZero() || at.Before(oldest) {
+					oldest = at
 				}
 			}
-			if len(cached) == len(batch) {
-				return cached, nil // stored by the flight that just ended
-			}
-			readAt := f.opts.Clock()
-			out, err := api.GetParameters(ctx, &ssm.GetParametersInput{Names: batch, WithDecryption: aws.Bool(true)}, withCreds)
-			if err != nil {
-				return nil, err
-			}
-			found := matchParameters(batch, out.Parameters)
-			for sel, v := range found {
-				l := lookups[bySelector[sel][0]]
-				f.cache.put(cacheKey(scope, region, l), v, l.pinned(), readAt)
-			}
-			return found, nil
-		})
+		}
+		if len(cached) == len(batch) {
+			return cached, oldest, nil // stored by the flight that just ended
+		}
+		readAt := f.opts.Clock()
+		out, err := api.GetParameters(ctx, &ssm.GetParametersInput{Names: batch, WithDecryption: aws.Bool(true)},
+			func(o *ssm.Options) { o.Credentials = r.creds })
 		if err != nil {
-			for _, s := range batch {
-				for _, j := range bySelector[s] {
-					errs[j] = err
-				}
-			}
-			continue
+			return nil, readAt, err
 		}
+		found := matchParameters(batch, out.Parameters)
 		for sel, v := range found {
-			for _, j := range bySelector[sel] {
-				values[lookups[j].index] = v
-			}
+			f.cache.put(keyOf(sel), v, false, readAt)
 		}
-		for _, s := range batch {
-			if _, ok := found[s]; ok {
-				continue
-			}
-			err := apiError("ParameterNotFound", "SSM has no parameter (or no such version or label) "+strconv.Quote(s), smithy.FaultClient)
-			for _, j := range bySelector[s] {
-				errs[j] = err
+		return found, readAt, nil
+	})
+	for _, s := range batch {
+		v, ok := found[s]
+		var e error
+		switch {
+		case err != nil:
+			e = err
+		case !ok:
+			e = apiError("ParameterNotFound", "SSM has no parameter (or no such version or label) "+strconv.Quote(s), smithy.FaultClient)
+		}
+		for _, j := range bySelector[s] {
+			if e != nil {
+				r.errs[j] = e
+			} else {
+				r.values[r.lookups[j].index] = v
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -33,91 +34,134 @@ func (l lookup) batchable() bool {
 type secretResult struct {
 	value Value
 	err   error
+	at    time.Time // when AWS confirmed it
 }
 
-// readSecrets reads the Secrets Manager lookups at positions idx of lookups,
-// filling values and errs and the cache. Current versions go in batches of
-// up to 20 (one call for a whole class in the common case), unless this
-// identity was refused BatchGetSecretValue; pinned versions and stages use
-// GetSecretValue. Concurrent identical reads share one call.
-func (f *Fetcher) readSecrets(ctx context.Context, scope, region string, creds aws.CredentialsProvider, lookups []lookup, idx []int, values []Value, errs []error) {
+// readSecrets reads the Secrets Manager lookups at positions idx, filling
+// values and errs and the cache. Current versions go in batches of up to 20
+// (one call for a whole class in the common case), unless this identity was
+// refused BatchGetSecretValue; a pinned VersionId already in the cache only
+// needs this identity's access confirmed, which the same batched read of
+// the secret does; other versions and stages use GetSecretValue.
+// Concurrent identical reads share one call.
+func (r *regionRead) readSecrets(ctx context.Context, idx []int) {
 	if len(idx) == 0 {
 		return
 	}
-	api := f.secrets(region)
-	var batch, single []int
-	noBatch := f.noBatch.contains(scope + "\x00" + region)
+	api := r.f.secrets(r.region)
+	noBatch := r.f.noBatch.contains(r.scope + "\x00" + r.region)
+	byID := map[string][]int{}
+	var ids []string
+	var single []int
 	for _, j := range idx {
-		if !noBatch && lookups[j].batchable() {
-			batch = append(batch, j)
-		} else {
+		l := r.lookups[j]
+		if noBatch || !(l.batchable() || (l.pinned() && r.held[j])) {
 			single = append(single, j)
+			continue
+		}
+		if _, seen := byID[l.name]; !seen {
+			ids = append(ids, l.name)
+		}
+		byID[l.name] = append(byID[l.name], j)
+	}
+	sort.Strings(ids) // the same set shares one call whatever the class's order
+	for start := 0; start < len(ids); start += secretsPerBatch {
+		chunk := ids[start:min(start+secretsPerBatch, len(ids))]
+		single = append(single, r.readBatch(ctx, api, chunk, byID)...)
+	}
+	r.readSingles(ctx, api, single)
+}
+
+// readBatch reads the current versions of chunk in one shared
+// BatchGetSecretValue and applies the answer to the lookups of each id: a
+// current lookup takes the value, a pinned one takes the confirmation. It
+// returns the lookups that must be asked for one by one.
+func (r *regionRead) readBatch(ctx context.Context, api SecretsManagerAPI, chunk []string, byID map[string][]int) (single []int) {
+	f := r.f
+	key := "smbatch\x00" + r.scope + "\x00" + r.region + "\x00" + strings.Join(chunk, "\x00")
+	results, err := sharedAt(ctx, r, key, func(ctx context.Context, notBefore time.Time) (map[string]secretResult, time.Time, error) {
+		// A caller that missed the cache just before the previous flight
+		// stored its answer finds it here, not in AWS.
+		if cached, at, ok := r.cachedSecrets(chunk, notBefore); ok {
+			return cached, at, nil
+		}
+		readAt := f.opts.Clock()
+		res, err := batchGetSecrets(ctx, api, r.creds, chunk)
+		for id, sr := range res {
+			sr.at = readAt
+			res[id] = sr
+			if sr.err == nil {
+				f.cache.put(cacheKey(r.scope, r.region, lookup{typ: SecretsManager, name: id}), sr.value, false, readAt)
+			}
+		}
+		return res, readAt, err
+	})
+	if failure.IsClientFault(err) {
+		if isAccessDenied(err) {
+			// The role lacks secretsmanager:BatchGetSecretValue: remember
+			// it for this identity.
+			f.noBatch.add(r.scope+"\x00"+r.region, f.opts.BatchDeniedFor)
+		}
+		// Read these one by one, so each object gets its own answer and
+		// its own error.
+		for _, id := range chunk {
+			single = append(single, byID[id]...)
+		}
+		return single
+	}
+	for _, id := range chunk {
+		sr, ok := results[id]
+		if err != nil {
+			sr, ok = secretResult{err: err}, true
+		}
+		if !ok {
+			// Not in the answer at all: ask for it alone.
+			single = append(single, byID[id]...)
+			continue
+		}
+		for _, j := range byID[id] {
+			if r.applyBatch(j, sr) {
+				single = append(single, j)
+			}
 		}
 	}
+	return single
+}
 
-	if len(batch) > 0 {
-		byID := map[string][]int{}
-		var ids []string
-		for _, j := range batch {
-			id := lookups[j].name
-			if _, seen := byID[id]; !seen {
-				ids = append(ids, id)
-			}
-			byID[id] = append(byID[id], j)
+// applyBatch applies a batched answer for a secret to lookup j, and reports
+// whether j must be asked for alone instead.
+func (r *regionRead) applyBatch(j int, sr secretResult) (askAlone bool) {
+	l := r.lookups[j]
+	if !l.pinned() {
+		if sr.err != nil {
+			r.errs[j] = sr.err
+		} else {
+			r.values[l.index] = sr.value
 		}
-		sort.Strings(ids) // the same set shares one call whatever the class's order
-		for start := 0; start < len(ids); start += secretsPerBatch {
-			chunk := ids[start:min(start+secretsPerBatch, len(ids))]
-			key := "smbatch\x00" + scope + "\x00" + region + "\x00" + strings.Join(chunk, "\x00")
-			results, err := shared(ctx, f, key, func(ctx context.Context) (map[string]secretResult, error) {
-				// A caller that missed the cache just before the previous
-				// flight stored its answer finds it here, not in AWS.
-				if cached, ok := f.cachedSecrets(scope, region, chunk); ok {
-					return cached, nil
-				}
-				readAt := f.opts.Clock()
-				res, err := batchGetSecrets(ctx, api, creds, chunk)
-				for id, r := range res {
-					if r.err == nil {
-						f.cache.put(cacheKey(scope, region, lookup{typ: SecretsManager, name: id}), r.value, false, readAt)
-					}
-				}
-				return res, err
-			})
-			if failure.IsClientFault(err) {
-				if isAccessDenied(err) {
-					// The role lacks secretsmanager:BatchGetSecretValue:
-					// remember it for this identity.
-					f.noBatch.add(scope+"\x00"+region, f.opts.BatchDeniedFor)
-				}
-				// Read these one by one, so each object gets its own answer
-				// and its own error.
-				for _, id := range chunk {
-					single = append(single, byID[id]...)
-				}
-				continue
-			}
-			for _, id := range chunk {
-				r, ok := results[id]
-				if err != nil {
-					r, ok = secretResult{err: err}, true
-				}
-				if !ok {
-					// Not in the answer at all: ask for it alone.
-					single = append(single, byID[id]...)
-					continue
-				}
-				for _, j := range byID[id] {
-					if r.err != nil {
-						errs[j] = r.err
-						continue
-					}
-					values[lookups[j].index] = r.value
-				}
-			}
-		}
+		return false
 	}
+	// A pinned VersionId held in the cache: reading the secret confirms
+	// this identity may still read it. A refusal of the current version
+	// is not the last word on the pinned one (an IAM condition may allow
+	// only some versions): ask for the pinned version itself.
+	switch {
+	case sr.err == nil:
+		v, ok := r.f.cache.confirm(r.key(j), sr.at)
+		if !ok {
+			return true // evicted meanwhile
+		}
+		r.values[l.index] = v
+	case failure.IsClientFault(sr.err):
+		return true
+	default:
+		r.errs[j] = sr.err
+	}
+	return false
+}
 
+// readSingles reads lookups one GetSecretValue each, a few at a time.
+func (r *regionRead) readSingles(ctx context.Context, api SecretsManagerAPI, single []int) {
+	f := r.f
 	sem := make(chan struct{}, secretReadConcurrency)
 	var wg sync.WaitGroup
 	for _, j := range single {
@@ -125,40 +169,45 @@ func (f *Fetcher) readSecrets(ctx context.Context, scope, region string, creds a
 		sem <- struct{}{}
 		go func(j int) {
 			defer func() { <-sem; wg.Done() }()
-			l := lookups[j]
-			key := cacheKey(scope, region, l)
-			v, err := shared(ctx, f, "sm\x00"+key, func(ctx context.Context) (Value, error) {
-				if v, ok := f.cache.get(key); ok {
-					return v, nil
+			l := r.lookups[j]
+			key := r.key(j)
+			v, err := sharedAt(ctx, r, "sm\x00"+key, func(ctx context.Context, notBefore time.Time) (Value, time.Time, error) {
+				if v, at, ok := f.cache.get(key, notBefore); ok {
+					return v, at, nil
 				}
 				readAt := f.opts.Clock()
-				v, err := getSecret(ctx, api, creds, l)
+				v, err := getSecret(ctx, api, r.creds, l)
 				if err == nil {
 					f.cache.put(key, v, l.pinned(), readAt)
 				}
-				return v, err
+				return v, readAt, err
 			})
 			if err != nil {
-				errs[j] = err
+				r.errs[j] = err
 				return
 			}
-			values[l.index] = v
+			r.values[l.index] = v
 		}(j)
 	}
 	wg.Wait()
 }
 
-// cachedSecrets returns the cached current values of ids, if all are cached.
-func (f *Fetcher) cachedSecrets(scope, region string, ids []string) (map[string]secretResult, bool) {
+// cachedSecrets returns the cached current values of ids if every one is
+// fresh for notBefore, and the oldest of their confirmations.
+func (r *regionRead) cachedSecrets(ids []string, notBefore time.Time) (map[string]secretResult, time.Time, bool) {
 	out := make(map[string]secretResult, len(ids))
+	var oldest time.Time
 	for _, id := range ids {
-		v, ok := f.cache.get(cacheKey(scope, region, lookup{typ: SecretsManager, name: id}))
+		v, at, ok := r.f.cache.get(cacheKey(r.scope, r.region, lookup{typ: SecretsManager, name: id}), notBefore)
 		if !ok {
-			return nil, false
+			return nil, time.Time{}, false
 		}
-		out[id] = secretResult{value: v}
+		if oldest.IsZero() || at.Before(oldest) {
+			oldest = at
+		}
+		out[id] = secretResult{value: v, at: at}
 	}
-	return out, true
+	return out, oldest, true
 }
 
 // getSecret reads one secret with GetSecretValue.

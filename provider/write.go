@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -72,6 +73,7 @@ func (w fileWriter) write(dir string, files []File) (err error) {
 	if err != nil {
 		return err
 	}
+	removeLeftovers(root, files)
 
 	var created []string
 	st := make([]stagedFile, len(files))
@@ -245,6 +247,33 @@ func tempName(target, kind string) (string, error) {
 		return "", failure.Wrap(failure.Internal, err, "naming a temporary file")
 	}
 	return path.Join(path.Dir(target), fmt.Sprintf("%s%s.%s", stagePrefix, hex.EncodeToString(b[:]), kind)), nil
+}
+
+// leftoverRE matches the names tempName makes.
+var leftoverRE = regexp.MustCompile(`^` + regexp.QuoteMeta(stagePrefix) + `[0-9a-f]{16}\.(tmp|old)$`)
+
+// removeLeftovers removes the temporary files and backups that a WriteFiles
+// interrupted by a crash or a kill left in the directories this one writes
+// to. Only names tempName makes are touched, never a directory; writers of
+// one dir are serialised by the caller, so none of them is in use.
+func removeLeftovers(root *os.Root, files []File) {
+	dirs := map[string]bool{".": true}
+	for _, f := range files {
+		dirs[path.Dir(f.Path)] = true
+	}
+	for d := range dirs {
+		h, err := root.Open(d)
+		if err != nil {
+			continue
+		}
+		entries, _ := h.ReadDir(-1)
+		_ = h.Close()
+		for _, e := range entries {
+			if !e.IsDir() && leftoverRE.MatchString(e.Name()) {
+				_ = root.Remove(path.Join(d, e.Name()))
+			}
+		}
+	}
 }
 
 // rollback puts the mount back as it was: renamed files are restored from

@@ -21,7 +21,7 @@ type session struct {
 	assumedARN          string // arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION
 	assumedID           string // AROA...:SESSION
 	subject             string // sub of the web identity token, if any
-	expires             time.Time
+	issued, expires     time.Time
 }
 
 // Credentials are temporary credentials issued by the fake.
@@ -84,6 +84,28 @@ func (s *Server) ClearPolicies() {
 	defer s.mu.Unlock()
 	s.trust = map[string][]string{}
 	s.denies = nil
+}
+
+// RevokeSessions does what IAM's "Revoke active sessions" does for
+// roleARN: every request signed with credentials issued for it until now
+// is denied (AccessDenied, "with an explicit deny"); credentials issued
+// later work.
+func (s *Server) RevokeSessions(roleARN string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.revokedBefore[roleARN] = s.now()
+}
+
+// ExpireSessions makes every credential issued so far for roleARN expired:
+// AWS answers ExpiredToken(Exception) to requests signed with them.
+func (s *Server) ExpireSessions(roleARN string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sess := range s.sessions {
+		if sess.roleARN == roleARN {
+			sess.expires = s.now()
+		}
+	}
 }
 
 // RequireKnownCredentials makes requests signed with access keys the fake
@@ -156,6 +178,7 @@ func (s *Server) newSession(roleARN, sessionName, subject string, requested time
 		assumedARN:  fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", account, roleName, sessionName),
 		assumedID:   "AROA" + encodeWith(sum[:], upperAlnum, 17) + ":" + sessionName,
 		subject:     subject,
+		issued:      s.now(),
 		expires:     s.now().Add(lifetime).Truncate(time.Second),
 	}
 	s.sessions[sess.akid] = sess
@@ -183,6 +206,14 @@ func splitRoleARN(roleARN string) (account, name string) {
 func (s *Server) authorize(c *call, action, kind, resource, shown string) *apiError {
 	if c.sess == nil {
 		return nil
+	}
+	if t, ok := s.revokedBefore[c.sess.roleARN]; ok && !c.sess.issued.After(t) {
+		code, status := "AccessDeniedException", http.StatusBadRequest
+		if c.service == ServiceSTS {
+			code, status = "AccessDenied", http.StatusForbidden
+		}
+		return errorf(status, code, "User: %s is not authorized to perform: %s with an explicit deny in an identity-based policy",
+			c.sess.assumedARN, action)
 	}
 	for _, d := range s.denies {
 		if d.roleARN != c.sess.roleARN {

@@ -48,7 +48,9 @@ type Server struct {
 	sessions map[string]*session // by access key id
 	trust    map[string][]string // role ARN -> subject patterns
 	denies   []denial
-	faults   []*Fault
+	// revokedBefore: role ARN -> sessions issued until then are denied.
+	revokedBefore map[string]time.Time
+	faults        []*Fault
 
 	calls    map[callKey]int
 	fipsHits map[string]int
@@ -88,7 +90,9 @@ func New() *Server {
 		sessions: map[string]*session{},
 		trust:    map[string][]string{},
 		calls:    map[callKey]int{},
-		fipsHits: map[string]int{},
+
+		revokedBefore: map[string]time.Time{},
+		fipsHits:      map[string]int{},
 	}
 }
 

@@ -74,6 +74,10 @@ type Error struct {
 	Kind Kind
 	Msg  string
 	Err  error
+	// Causes are errors Msg already summarises (per-object AWS answers):
+	// not printed, but errors.As and errors.Is see them, so a caller can
+	// still tell, for instance, that AWS rejected the credentials.
+	Causes []error
 }
 
 func (e *Error) Error() string {
@@ -86,7 +90,19 @@ func (e *Error) Error() string {
 	return e.Msg + ": " + Describe(e.Err)
 }
 
-func (e *Error) Unwrap() error { return e.Err }
+// Unwrap returns Err and the Causes.
+func (e *Error) Unwrap() []error {
+	out := make([]error, 0, 1+len(e.Causes))
+	if e.Err != nil {
+		out = append(out, e.Err)
+	}
+	for _, c := range e.Causes {
+		if c != nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
 
 // New returns a classified error with a formatted message.
 func New(kind Kind, format string, args ...any) error {
@@ -195,7 +211,7 @@ func Describe(err error) string {
 		return ""
 	}
 	var fe *Error
-	if errors.As(err, &fe) && fe != err {
+	if errors.As(err, &fe) && (fe != err || len(fe.Causes) > 0) {
 		return err.Error()
 	}
 	var api smithy.APIError
