@@ -24,7 +24,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
-	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
 	"github.com/csi-provider-aws/csi-provider-aws/auth"
 	"github.com/csi-provider-aws/csi-provider-aws/provider"
@@ -58,6 +57,9 @@ type Config struct {
 	CacheTTL               time.Duration
 	CacheMaxBytes          int
 	CacheScope             string
+	CacheStaleMax          time.Duration
+	AWSMaxConcurrency      int
+	MaxResponseBytes       int
 	// Region is the daemon's AWS_REGION, the fallback for classes without one.
 	Region string
 }
@@ -91,6 +93,11 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.IntVar(&c.AWSMaxAttempts, "aws-max-attempts", 3, "attempts per AWS call for retryable errors (SDK standard retryer)")
 	fs.DurationVar(&c.CacheTTL, "cache-ttl", 2*time.Minute,
 		"how long a value read from AWS is served to pods of the same identity before it is read again; 0 = no value cache (the reference's behaviour). A rotated secret reaches pods within the driver's rotation poll interval + this TTL")
+	fs.DurationVar(&c.CacheStaleMax, "cache-stale-max", 15*time.Minute,
+		"when AWS cannot be reached (server fault, throttling after retries, timeout; never a denial or a missing secret), keep serving a value AWS confirmed for the same identity within this long; 0 = off")
+	fs.IntVar(&c.AWSMaxConcurrency, "aws-max-concurrency", 64, "upper bound of AWS calls in flight at once, across every identity and region")
+	fs.IntVar(&c.MaxResponseBytes, "max-response-bytes", server.DefaultMaxResponseBytes,
+		"upper bound of one Mount's files; the driver's --max-call-recv-msg-size (default 4 MiB) must be larger")
 	fs.IntVar(&c.CacheMaxBytes, "cache-max-bytes", 64<<20, "upper bound of the bytes of cached values (least recently used go first)")
 	fs.StringVar(&c.CacheScope, "cache-scope", string(auth.ScopeIdentity),
 		"who shares cached AWS credentials and values: identity = the pods of one ServiceAccount, role and region (one STS or Pod Identity agent call per identity per credential lifetime); pod = each pod alone, for IAM policies whose conditions tell pods of one ServiceAccount apart (per-pod session tags or role session names), at one STS or agent call per pod per credential lifetime and one value read per pod per --cache-ttl")
@@ -133,6 +140,15 @@ func (c *Config) Validate() error {
 	if c.CacheTTL < 0 || c.CacheMaxBytes <= 0 {
 		errs = append(errs, fmt.Errorf("--cache-ttl must not be negative and --cache-max-bytes must be positive, got %v and %d", c.CacheTTL, c.CacheMaxBytes))
 	}
+	if c.CacheStaleMax < 0 {
+		errs = append(errs, fmt.Errorf("--cache-stale-max must not be negative, got %v", c.CacheStaleMax))
+	}
+	if c.AWSMaxConcurrency < 1 {
+		errs = append(errs, fmt.Errorf("--aws-max-concurrency must be at least 1, got %d", c.AWSMaxConcurrency))
+	}
+	if c.MaxResponseBytes < 1<<10 {
+		errs = append(errs, fmt.Errorf("--max-response-bytes must be at least 1024, got %d", c.MaxResponseBytes))
+	}
 	if _, err := auth.ParseScope(c.CacheScope); err != nil {
 		errs = append(errs, fmt.Errorf("--cache-scope: %w", err))
 	}
@@ -172,7 +188,7 @@ func run(args []string) error {
 	metrics := server.NewMetrics()
 	httpClient := provider.NewHTTPClient(15 * time.Second)
 	awsCfg, err := provider.LoadAWSConfig(ctx, provider.AWSConfigOptions{
-		HTTPClient: httpClient, Recorder: metrics, MaxAttempts: cfg.AWSMaxAttempts,
+		HTTPClient: httpClient, Recorder: metrics, MaxAttempts: cfg.AWSMaxAttempts, MaxConcurrent: cfg.AWSMaxConcurrency,
 	})
 	if err != nil {
 		return err
@@ -197,13 +213,16 @@ func run(args []string) error {
 		return err
 	}
 
-	fetcher := provider.NewFetcher(clients, provider.FetcherOptions{CacheTTL: cfg.CacheTTL, MaxBytes: cfg.CacheMaxBytes})
+	fetcher := provider.NewFetcher(clients, provider.FetcherOptions{
+		CacheTTL: cfg.CacheTTL, StaleMax: cfg.CacheStaleMax, MaxBytes: cfg.CacheMaxBytes, Observer: metrics,
+	})
 	metrics.WatchCache(fetcher.CacheStats)
 	srv, err := server.New(server.Options{
 		Credentials:         creds,
 		Fetcher:             fetcher,
 		Regions:             auth.NewRegions(lookup, cfg.Region, cfg.NodeName),
 		DriverWritesSecrets: cfg.DriverWritesSecrets,
+		MaxResponseBytes:    cfg.MaxResponseBytes,
 		MountTimeout:        cfg.MountTimeout,
 		Version:             version,
 		Observer:            metrics,
@@ -211,17 +230,15 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	return serve(ctx, cfg, srv, server.NewHealth(cfg.SocketPath(), metrics.Registry))
+	return serve(ctx, cfg, server.NewGRPCServer(srv, metrics), server.NewHealth(cfg.SocketPath(), metrics.Registry))
 }
 
 // serve runs the gRPC and HTTP listeners until ctx ends, then drains.
-func serve(ctx context.Context, cfg Config, srv *server.Server, health *server.Health) error {
+func serve(ctx context.Context, cfg Config, g *grpc.Server, health *server.Health) error {
 	lis, err := server.Listen(cfg.SocketPath())
 	if err != nil {
 		return err
 	}
-	g := grpc.NewServer()
-	v1alpha1.RegisterCSIDriverProviderServer(g, srv)
 	errc := make(chan error, 2)
 	go func() { errc <- g.Serve(lis) }()
 

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -50,12 +51,33 @@ import (
 //   - FIPS endpoints: provider/aws_test.go (where the SDK dials) and
 //     e2e/fakeaws (TestFIPSEndpointsAreRecorded).
 
-// backend is an AWS emulator the suite runs against: the in-process fake or
-// moto, an independent emulator that keeps the fake honest.
+// backend is an AWS emulator the suite runs against (the in-process fake,
+// or moto, an independent emulator that keeps the fake honest) and the
+// value-cache configuration the daemon runs with: the daemon's defaults, and
+// the cache off (--cache-ttl=0, the reference's behaviour).
 type backend struct {
-	name string
-	url  string
-	fake *fakeaws.Server // nil for moto
+	name     string
+	url      string
+	fake     *fakeaws.Server // nil for moto
+	cacheTTL time.Duration
+	staleMax time.Duration
+}
+
+// The daemon's defaults (main.go): what users run.
+const (
+	defaultCacheTTL = 2 * time.Minute
+	defaultStaleMax = 15 * time.Minute
+)
+
+// start runs a daemon against the backend with its cache configuration;
+// o.endpoint, when set, stands in front of the backend (a fault proxy).
+func (b backend) start(t testing.TB, o daemonOptions) *daemon {
+	t.Helper()
+	if o.endpoint == "" {
+		o.endpoint = b.url
+	}
+	o.cacheTTL, o.staleMax = b.cacheTTL, b.staleMax
+	return startDaemon(t, o)
 }
 
 // startFake starts only the in-process fake, for cases moto cannot check.
@@ -69,20 +91,50 @@ func startFake(t *testing.T) (*fakeaws.Server, string) {
 	return f, f.URL()
 }
 
-// backends returns the fake and, when installed, moto (required in CI).
+// backends returns the fake and, when installed, moto (required in CI),
+// each with the daemon's default cache and with the cache off. Without
+// moto outside CI the fake half still runs.
 func backends(t *testing.T) []backend {
 	t.Helper()
-	f := fakeaws.New()
-	if err := f.Start(); err != nil {
-		t.Fatal(err)
+	f, url := startFake(t)
+	emulators := []backend{{name: "fake", url: url, fake: f}}
+	if m := startMoto(t); m != nil {
+		emulators = append(emulators, backend{name: "moto", url: m.URL()})
 	}
-	t.Cleanup(f.Close)
-	bs := []backend{{name: "fake", url: f.URL(), fake: f}}
-	if os.Getenv("SKIP_MOTO") == "" || os.Getenv("CI") == "true" {
-		m := moto.Start(t)
-		bs = append(bs, backend{name: "moto", url: m.URL()})
+	var out []backend
+	for _, e := range emulators {
+		d, off := e, e
+		d.name, d.cacheTTL, d.staleMax = e.name+"/defaults", defaultCacheTTL, defaultStaleMax
+		off.name = e.name + "/cache-off"
+		out = append(out, d, off)
 	}
-	return bs
+	return out
+}
+
+// startMoto starts moto_server for t; without it, nil outside CI (the moto
+// half is skipped with a note) and a failure in CI.
+func startMoto(t *testing.T) *moto.Server {
+	t.Helper()
+	if os.Getenv("SKIP_MOTO") != "" && os.Getenv("CI") != "true" {
+		t.Log("SKIP_MOTO is set: running the in-process fake only")
+		return nil
+	}
+	m, err := moto.StartProcess()
+	switch {
+	case errors.Is(err, moto.ErrNotInstalled) && os.Getenv("CI") == "true":
+		t.Fatalf("moto_server not found; CI requires it: %s", moto.InstallHint)
+	case errors.Is(err, moto.ErrNotInstalled):
+		t.Logf("moto_server not found; running the in-process fake only (%s)", moto.InstallHint)
+		return nil
+	case err != nil:
+		t.Fatalf("start moto_server: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Errorf("stop moto_server: %v", err)
+		}
+	})
+	return m
 }
 
 // callCounter is the daemon's CallRecorder in tests: AWS calls by
@@ -132,6 +184,7 @@ type daemonOptions struct {
 	podIdentityURL      string
 	envRegion           string
 	cacheTTL            time.Duration
+	staleMax            time.Duration
 	cacheScope          auth.ScopeMode
 }
 
@@ -156,7 +209,7 @@ func startDaemon(t testing.TB, o daemonOptions) *daemon {
 	}
 	srv, err := server.New(server.Options{
 		Credentials:         creds,
-		Fetcher:             provider.NewFetcher(clients, provider.FetcherOptions{CacheTTL: o.cacheTTL}),
+		Fetcher:             provider.NewFetcher(clients, provider.FetcherOptions{CacheTTL: o.cacheTTL, StaleMax: o.staleMax}),
 		Regions:             auth.NewRegions(lookup, o.envRegion, "node-1"),
 		DriverWritesSecrets: o.driverWritesSecrets,
 		MountTimeout:        20 * time.Second,
@@ -175,8 +228,7 @@ func startDaemon(t testing.TB, o daemonOptions) *daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := grpc.NewServer()
-	v1alpha1.RegisterCSIDriverProviderServer(g, srv)
+	g := server.NewGRPCServer(srv, nil)
 	go func() { _ = g.Serve(lis) }()
 	t.Cleanup(g.Stop)
 

@@ -17,6 +17,8 @@ type Metrics struct {
 	awsTime  *prometheus.HistogramVec
 	mounts   *prometheus.CounterVec
 	mountDur *prometheus.HistogramVec
+	stale    *prometheus.CounterVec
+	panics   *prometheus.CounterVec
 }
 
 // NewMetrics registers the daemon's series in a new registry.
@@ -41,8 +43,16 @@ func NewMetrics() *Metrics {
 			Help:    "Latency of Mount requests.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}, []string{"outcome"}),
+		stale: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "csi_provider_aws_stale_values_served_total",
+			Help: "Values served past the cache TTL because AWS could not be reached (within --cache-stale-max), by service.",
+		}, []string{"service"}),
+		panics: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "csi_provider_aws_recovered_panics_total",
+			Help: "Panics recovered while answering the driver, by gRPC method (each is a bug).",
+		}, []string{"method"}),
 	}
-	m.Registry.MustRegister(m.awsCalls, m.awsTime, m.mounts, m.mountDur,
+	m.Registry.MustRegister(m.awsCalls, m.awsTime, m.mounts, m.mountDur, m.stale, m.panics,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -62,6 +72,12 @@ func (m *Metrics) ObserveMount(outcome string, took time.Duration) {
 	m.mounts.WithLabelValues(outcome).Inc()
 	m.mountDur.WithLabelValues(outcome).Observe(took.Seconds())
 }
+
+// ObserveStaleValue implements provider.FetchObserver.
+func (m *Metrics) ObserveStaleValue(service string) { m.stale.WithLabelValues(service).Inc() }
+
+// ObservePanic implements PanicObserver.
+func (m *Metrics) ObservePanic(method string) { m.panics.WithLabelValues(method).Inc() }
 
 // WatchCache exposes the value cache's size as gauges.
 func (m *Metrics) WatchCache(stats func() (entries, bytes int)) {

@@ -80,6 +80,8 @@ type Server struct {
 	// the set stays bounded however many pods come and go.
 	writeLocks [64]sync.Mutex
 	classes    *provider.ClassCache
+	// republish remembers each volume's last successful Mount.
+	republish *republishes
 }
 
 var _ v1alpha1.CSIDriverProviderServer = (*Server)(nil)
@@ -98,7 +100,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Version == "" {
 		opts.Version = "0.0.0-dev"
 	}
-	return &Server{opts: opts, classes: provider.NewClassCache(512)}, nil
+	return &Server{opts: opts, classes: provider.NewClassCache(512), republish: newRepublishes(defaultRememberedVolumes)}, nil
 }
 
 // Version answers the driver's version and health probe.
@@ -114,7 +116,7 @@ func (s *Server) Mount(ctx context.Context, req *v1alpha1.MountRequest) (*v1alph
 	ctx, cancel := context.WithTimeout(ctx, s.opts.MountTimeout)
 	defer cancel()
 
-	m, err := s.mount(ctx, req)
+	m, err := s.mount(ctx, req, start)
 	took := time.Since(start)
 	outcome := "ok"
 	if err != nil {
@@ -141,7 +143,7 @@ type mountRecord struct {
 	resp                                         *v1alpha1.MountResponse
 }
 
-func (s *Server) mount(ctx context.Context, req *v1alpha1.MountRequest) (mountRecord, error) {
+func (s *Server) mount(ctx context.Context, req *v1alpha1.MountRequest, start time.Time) (mountRecord, error) {
 	var rec mountRecord
 	attrs, err := parseAttributes(req.GetAttributes())
 	if err != nil {
@@ -191,7 +193,14 @@ func (s *Server) mount(ctx context.Context, req *v1alpha1.MountRequest) (mountRe
 		return rec, err
 	}
 	rec.identity = string(id.Mode)
-	values, err := s.opts.Fetcher.Fetch(ctx, provider.FetchRequest{Scope: id.Key(), Credentials: creds, Class: class})
+	// The volume: kubelet's target path holds the pod UID; the UID attribute
+	// keeps two pods apart even if a path were reused.
+	volume := areq.PodUID
+	if volume == "" {
+		volume = areq.Namespace + "/" + areq.PodName
+	}
+	notBefore := s.republish.notBefore(volume, req.GetTargetPath())
+	values, err := s.opts.Fetcher.Fetch(ctx, provider.FetchRequest{Scope: id.Key(), Credentials: creds, Class: class, NotBefore: notBefore})
 	if err != nil {
 		return rec, err
 	}
@@ -212,6 +221,7 @@ func (s *Server) mount(ctx context.Context, req *v1alpha1.MountRequest) (mountRe
 	} else if err := s.write(req.GetTargetPath(), files); err != nil {
 		return rec, failure.Wrap(failure.Internal, err, "writing the files into the pod's mount %s", req.GetTargetPath())
 	}
+	s.republish.mounted(volume, req.GetTargetPath(), start)
 	rec.resp = resp
 	return rec, nil
 }

@@ -1,0 +1,54 @@
+package server
+
+import (
+	"context"
+	"runtime/debug"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"k8s.io/klog/v2"
+	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
+)
+
+// MaxRequestBytes bounds one request from the driver: the class's
+// parameters, the pod's attributes and tokens, the node-publish Secret and
+// the object versions. Each part has a tighter bound of its own; this one
+// keeps gRPC from buffering more.
+const MaxRequestBytes = 1 << 20
+
+// PanicObserver counts recovered panics (metrics); optional.
+type PanicObserver interface {
+	ObservePanic(method string)
+}
+
+// NewGRPCServer returns the gRPC server the daemon serves s with: requests
+// bounded to MaxRequestBytes, and a panic in any handler turned into an
+// Internal status for that one request (logged with its stack, which holds
+// no request data), so that no input can end the daemon and every other
+// pod's mounts with it. obs may be nil.
+func NewGRPCServer(s *Server, obs PanicObserver) *grpc.Server {
+	g := grpc.NewServer(
+		grpc.MaxRecvMsgSize(MaxRequestBytes),
+		grpc.ChainUnaryInterceptor(recoverPanics(obs)),
+	)
+	v1alpha1.RegisterCSIDriverProviderServer(g, s)
+	return g
+}
+
+func recoverPanics(obs PanicObserver) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				// Never log r itself: a panic value may quote the input.
+				klog.ErrorS(nil, "recovered a panic while answering the driver; this is a bug, please report it with the stack",
+					"method", info.FullMethod, "stack", string(debug.Stack()))
+				if obs != nil {
+					obs.ObservePanic(info.FullMethod)
+				}
+				resp, err = nil, status.Error(codes.Internal, "the provider hit an internal error answering this request (recovered; see the daemon's log)")
+			}
+		}()
+		return handler(ctx, req)
+	}
+}
