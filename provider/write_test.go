@@ -309,3 +309,26 @@ func TestWriteFilesErrorsNeverQuoteContents(t *testing.T) {
 		t.Errorf("WriteFiles = %v; want an error without the contents", err)
 	}
 }
+
+func TestWriteFilesRemovesWhatAnInterruptedWriteLeftBehind(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, ".csi-aws-0123456789abcdef.tmp"), "half a secret", 0o600)
+	writeFile(t, filepath.Join(dir, "nested", ".csi-aws-fedcba9876543210.old"), "old secret", 0o644)
+	writeFile(t, filepath.Join(dir, ".csi-aws-mine"), "not ours", 0o644)
+	writeFile(t, filepath.Join(dir, "elsewhere", ".csi-aws-0123456789abcdef.tmp"), "not a dir we write", 0o644)
+	files := []File{{Path: "a", Mode: 0o644, Contents: []byte("A")}, {Path: "nested/b", Mode: 0o644, Contents: []byte("B")}}
+	if err := WriteFiles(dir, files); err != nil {
+		t.Fatal(err)
+	}
+	got := snapshotMount(t, dir)
+	for _, gone := range []string{".csi-aws-0123456789abcdef.tmp", "nested/.csi-aws-fedcba9876543210.old"} {
+		if _, ok := got[gone]; ok {
+			t.Errorf("%s, left by an interrupted write, is still there", gone)
+		}
+	}
+	for _, kept := range []string{".csi-aws-mine", "elsewhere/.csi-aws-0123456789abcdef.tmp", "a", "nested/b"} {
+		if _, ok := got[kept]; !ok {
+			t.Errorf("%s was removed", kept)
+		}
+	}
+}

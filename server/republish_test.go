@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 )
 
 // TestARotatedSecretReachesEveryPodWithinTwoOfItsRepublishes drives the
@@ -90,6 +92,50 @@ func TestAFirstMountIsServedFromTheCacheWithinTheTTL(t *testing.T) {
 			}
 			if n := d.calls.count("Secrets Manager", "BatchGetSecretValue", "us-west-2"); n != 1 {
 				t.Errorf("four first mounts made %d reads, want 1", n)
+			}
+		})
+	}
+}
+
+// TestMovedLabelsReachThePodLikeRotations: a value read by label
+// (AWSPREVIOUS, an SSM label) is not pinned: when the label moves, the pod
+// sees the new value within two of its republishes, like a rotation.
+func TestMovedLabelsReachThePodLikeRotations(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			seed := seeder{t: t, url: b.url}
+			name := fmt.Sprintf("label-%d", time.Now().UnixNano()%1e9)
+			seed.secret("us-west-2", name, "one")
+			seed.secret("us-west-2", name, "two")
+			param := "/" + name
+			v1 := seed.parameter("us-west-2", param, ssmtypes.ParameterTypeString, "p1")
+			seed.label("us-west-2", param, v1, "stable")
+			d := b.start(t, daemonOptions{driverWritesSecrets: true, kube: cluster(serviceAccount("team", "app", role))})
+			params := map[string]string{"region": "us-west-2", "objects": fmt.Sprintf(`
+- {objectName: %q, objectType: secretsmanager, objectAlias: previous, objectVersionLabel: AWSPREVIOUS}
+- {objectName: %q, objectType: ssmparameter, objectAlias: stable, objectVersionLabel: stable}
+`, name, param)}
+			p, target := pod{ns: "team", name: "web", sa: "app"}, t.TempDir()
+			files := func() map[string]string {
+				resp, err := d.mount(t, p, params, target)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out := map[string]string{}
+				for _, f := range resp.GetFiles() {
+					out[f.Path] = string(f.Contents)
+				}
+				return out
+			}
+			if got := files(); got["previous"] != "one" || got["stable"] != "p1" {
+				t.Fatalf("first mount = %v", got)
+			}
+			seed.secret("us-west-2", name, "three")
+			v2 := seed.parameter("us-west-2", param, ssmtypes.ParameterTypeString, "p2")
+			seed.label("us-west-2", param, v2, "stable")
+			files()
+			if got := files(); got["previous"] != "two" || got["stable"] != "p2" {
+				t.Errorf("two republishes after the labels moved = %v, want previous=two stable=p2", got)
 			}
 		})
 	}

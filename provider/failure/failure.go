@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -142,7 +143,7 @@ func KindOf(err error) Kind {
 		return Unavailable
 	}
 	var ne net.Error
-	if errors.As(err, &ne) {
+	if errors.As(err, &ne) && !isErrno(ne) {
 		if ne.Timeout() {
 			return Timeout
 		}
@@ -152,6 +153,13 @@ func KindOf(err error) Kind {
 		return Unavailable
 	}
 	return Internal
+}
+
+// isErrno reports a bare system call error: it has net.Error's methods, but
+// a failed link or rename in the pod's mount is no network failure.
+func isErrno(err error) bool {
+	_, ok := err.(syscall.Errno)
+	return ok
 }
 
 func kindOfAPI(err error, api smithy.APIError) Kind {
