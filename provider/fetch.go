@@ -161,8 +161,10 @@ type lookup struct {
 func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) ([]Value, error) {
 	c := req.Class
 	values := make([]Value, len(c.Objects))
+	rctx, cancel := f.readContext(ctx)
+	defer cancel()
 	primary := primaryLookups(c)
-	errs := f.read(ctx, req, c.Region, primary, values)
+	errs := f.read(rctx, req, c.Region, primary, values)
 
 	var retry []lookup
 	for i, err := range errs {
@@ -172,7 +174,7 @@ func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) ([]Value, error) 
 	}
 	var failoverErrs []error
 	if len(retry) > 0 {
-		failoverErrs = f.read(ctx, req, c.FailoverRegion, retry, values)
+		failoverErrs = f.read(rctx, req, c.FailoverRegion, retry, values)
 	} else if c.FailoverRegion != "" {
 		f.checkFailover(req)
 	}
@@ -196,6 +198,19 @@ func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) ([]Value, error) 
 		return nil, joinFailures(out)
 	}
 	return values, nil
+}
+
+// readContext is ctx for the AWS reads: when stale values may be served,
+// it ends a little before the Mount's deadline (a fifth of the time left,
+// at most 2s), so that a read that times out still leaves time to answer
+// with the last good value.
+func (f *Fetcher) readContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok || f.opts.StaleMax <= 0 || !f.cache.enabled() {
+		return ctx, func() {}
+	}
+	margin := min(2*time.Second, time.Until(dl)/5)
+	return context.WithDeadline(ctx, dl.Add(-margin))
 }
 
 // errorFor returns the failover error of object index, or nil when it was

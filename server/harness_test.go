@@ -172,9 +172,11 @@ func (c *callCounter) total() int {
 // daemon is the provider assembled exactly as main.go does, serving on a
 // real unix socket.
 type daemon struct {
-	socket string
-	calls  *callCounter
-	client v1alpha1.CSIDriverProviderClient
+	socket  string
+	calls   *callCounter
+	metrics *server.Metrics
+	client  v1alpha1.CSIDriverProviderClient
+	stop    func() // stops serving at once (a crash), idempotent
 }
 
 type daemonOptions struct {
@@ -186,12 +188,24 @@ type daemonOptions struct {
 	cacheTTL            time.Duration
 	staleMax            time.Duration
 	cacheScope          auth.ScopeMode
+	mountTimeout        time.Duration // default 20s
+	socket              string        // default: a new one (a restart reuses the old)
+}
+
+// recorders fans one AWS call out to several observers.
+type recorders []provider.CallRecorder
+
+func (rs recorders) ObserveAWSCall(service, operation, region string, err error, took time.Duration) {
+	for _, r := range rs {
+		r.ObserveAWSCall(service, operation, region, err, took)
+	}
 }
 
 func startDaemon(t testing.TB, o daemonOptions) *daemon {
 	t.Helper()
 	calls := &callCounter{}
-	cfg, err := provider.LoadAWSConfig(context.Background(), provider.AWSConfigOptions{Recorder: calls, MaxAttempts: 2})
+	metrics := server.NewMetrics()
+	cfg, err := provider.LoadAWSConfig(context.Background(), provider.AWSConfigOptions{Recorder: recorders{calls, metrics}, MaxAttempts: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,28 +221,36 @@ func startDaemon(t testing.TB, o daemonOptions) *daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if o.mountTimeout == 0 {
+		o.mountTimeout = 20 * time.Second
+	}
 	srv, err := server.New(server.Options{
-		Credentials:         creds,
-		Fetcher:             provider.NewFetcher(clients, provider.FetcherOptions{CacheTTL: o.cacheTTL, StaleMax: o.staleMax}),
+		Credentials: creds,
+		Fetcher: provider.NewFetcher(clients, provider.FetcherOptions{CacheTTL: o.cacheTTL, StaleMax: o.staleMax,
+			Observer: metrics}),
 		Regions:             auth.NewRegions(lookup, o.envRegion, "node-1"),
 		DriverWritesSecrets: o.driverWritesSecrets,
-		MountTimeout:        20 * time.Second,
+		MountTimeout:        o.mountTimeout,
 		Version:             "1.2.3",
+		Observer:            metrics,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, err := os.MkdirTemp("", "csi-provider-aws-sock-") // short path: unix socket names are limited
-	if err != nil {
-		t.Fatal(err)
+	sock := o.socket
+	if sock == "" {
+		dir, err := os.MkdirTemp("", "csi-provider-aws-sock-") // short path: unix socket names are limited
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		sock = filepath.Join(dir, "aws.sock")
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "aws.sock")
 	lis, err := server.Listen(sock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := server.NewGRPCServer(srv, nil)
+	g := server.NewGRPCServer(srv, metrics)
 	go func() { _ = g.Serve(lis) }()
 	t.Cleanup(g.Stop)
 
@@ -237,7 +259,44 @@ func startDaemon(t testing.TB, o daemonOptions) *daemon {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return &daemon{socket: sock, calls: calls, client: v1alpha1.NewCSIDriverProviderClient(conn)}
+	return &daemon{socket: sock, calls: calls, metrics: metrics, client: v1alpha1.NewCSIDriverProviderClient(conn), stop: g.Stop}
+}
+
+// metric returns the value of the daemon's counter or gauge name whose
+// labels include want (0 when there is none).
+func (d *daemon) metric(t testing.TB, name string, want map[string]string) float64 {
+	t.Helper()
+	mfs, err := d.metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range mf.GetMetric() {
+			got := map[string]string{}
+			for _, l := range m.GetLabel() {
+				got[l.GetName()] = l.GetValue()
+			}
+			for k, v := range want {
+				if got[k] != v {
+					continue metrics
+				}
+			}
+			switch {
+			case m.GetCounter() != nil:
+				total += m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				total += m.GetGauge().GetValue()
+			case m.GetHistogram() != nil:
+				total += float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return total
 }
 
 // cluster is the Kubernetes the daemon reads: annotated ServiceAccounts and a

@@ -1,0 +1,203 @@
+package server_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/csi-provider-aws/csi-provider-aws/e2e/fakeaws"
+	"github.com/csi-provider-aws/csi-provider-aws/e2e/fakekube"
+)
+
+// faultEnv is a daemon that writes the files itself (so that "nothing
+// mounted is lost or half written" is checked on a real directory) over the
+// in-process fake, with a short TTL so that tests can step past it, and one
+// pod whose volume was mounted before the fault.
+type faultEnv struct {
+	fake   *fakeaws.Server
+	d      *daemon
+	params map[string]string
+	p      pod
+	target string
+}
+
+const faultTTL = 300 * time.Millisecond
+
+func newFaultEnv(t *testing.T, o daemonOptions) *faultEnv {
+	t.Helper()
+	f, url := startFake(t)
+	f.PutSecretString("us-west-2", "db", "db-1")
+	f.PutParameter("us-west-2", "/app/flag", "SecureString", "flag-1")
+	if o.kube == nil {
+		o.kube = cluster(serviceAccount("team", "app", role), serviceAccount("team", "fresh", role))
+	}
+	o.endpoint, o.cacheTTL = url, faultTTL
+	if o.staleMax == 0 {
+		o.staleMax = time.Minute
+	}
+	e := &faultEnv{fake: f, d: startDaemon(t, o), p: pod{ns: "team", name: "web", sa: "app"}, target: t.TempDir(),
+		params: map[string]string{"region": "us-west-2", "objects": `
+- {objectName: db, objectType: secretsmanager}
+- {objectName: /app/flag, objectType: ssmparameter, objectAlias: flag}
+`}}
+	if _, err := e.d.mount(t, e.p, e.params, e.target); err != nil {
+		t.Fatal(err)
+	}
+	e.wantFiles(t, "db-1", "flag-1")
+	return e
+}
+
+// wantFiles checks the pod's files are whole: exactly these two, with
+// these contents.
+func (e *faultEnv) wantFiles(t *testing.T, db, flag string) {
+	t.Helper()
+	got := readMount(t, e.target)
+	if len(got) != 2 || got["db"].data != db || got["flag"].data != flag {
+		t.Errorf("the pod sees %v, want db=%s flag=%s and nothing else", got, db, flag)
+	}
+}
+
+// afterTTL waits until the cached values need confirming again.
+func afterTTL() { time.Sleep(faultTTL + 50*time.Millisecond) }
+
+// mountAs mounts a pod of another ServiceAccount: nothing of it is cached.
+func (e *faultEnv) mountAs(t *testing.T, sa string) error {
+	_, err := e.d.mount(t, pod{ns: "team", name: sa + "-pod", sa: sa}, e.params, t.TempDir())
+	return err
+}
+
+// TestAWSFaultsAreSurvivedOrExplained: a fault of AWS after the values
+// were read keeps the pod's files and, for a server fault, throttling or a
+// timeout, serves the last good value (counted); an identity with nothing
+// cached fails with the code and a message that name the cause.
+func TestAWSFaultsAreSurvivedOrExplained(t *testing.T) {
+	cases := []struct {
+		name     string
+		fault    fakeaws.Fault
+		timeout  time.Duration
+		code     codes.Code
+		message  string
+		outcome  string
+		apiFault string
+	}{
+		{"a throttling storm", fakeaws.Fault{Status: 429}, 0,
+			codes.ResourceExhausted, "ThrottlingException", "Throttled", "Throttled"},
+		{"server faults", fakeaws.Fault{Status: 500}, 0,
+			codes.Aborted, "InternalServiceError", "Unavailable", "Unavailable"},
+		{"AWS slower than the Mount's deadline", fakeaws.Fault{Delay: 5 * time.Second}, 2 * time.Second,
+			codes.DeadlineExceeded, "timed out", "Timeout", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newFaultEnv(t, daemonOptions{mountTimeout: tc.timeout})
+			afterTTL()
+			for _, svc := range []string{"secretsmanager", "ssm"} { // STS works: the fault is in the secret stores
+				f := tc.fault
+				f.Service = svc
+				e.fake.Inject(f)
+			}
+			stale := e.d.metric(t, "csi_provider_aws_stale_values_served_total", nil)
+
+			if _, err := e.d.mount(t, e.p, e.params, e.target); err != nil {
+				t.Fatalf("the pod whose values were read before the fault: %v, want the last good values", err)
+			}
+			e.wantFiles(t, "db-1", "flag-1")
+			if n := e.d.metric(t, "csi_provider_aws_stale_values_served_total", nil) - stale; n != 2 {
+				t.Errorf("stale values counted = %v, want 2 (one per object)", n)
+			}
+
+			err := e.mountAs(t, "fresh")
+			if status.Code(err) != tc.code || !strings.Contains(err.Error(), tc.message) || !strings.Contains(err.Error(), `"db"`) {
+				t.Errorf("an identity with nothing cached got %v, want %v naming the object and %q", err, tc.code, tc.message)
+			}
+			if n := e.d.metric(t, "csi_provider_aws_mounts_total", map[string]string{"outcome": tc.outcome}); n != 1 {
+				t.Errorf("mounts_total{outcome=%s} = %v, want 1", tc.outcome, n)
+			}
+			if tc.apiFault != "" {
+				if n := e.d.metric(t, "csi_provider_aws_api_calls_total", map[string]string{"outcome": tc.apiFault}); n == 0 {
+					t.Errorf("api_calls_total{outcome=%s} did not count the faults", tc.apiFault)
+				}
+			}
+		})
+	}
+}
+
+// TestRevocationIsNeverHiddenByTheCache: once AWS refuses a secret to an
+// identity, its cached value is not served, not even as a stale value
+// during a later outage; the pod's files stay as they were.
+func TestRevocationIsNeverHiddenByTheCache(t *testing.T) {
+	e := newFaultEnv(t, daemonOptions{})
+	afterTTL()
+	e.fake.DenySecret(role, "db")
+	_, err := e.d.mount(t, e.p, e.params, e.target)
+	if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "secretsmanager:GetSecretValue") {
+		t.Fatalf("err = %v, want PermissionDenied saying which permission", err)
+	}
+	e.wantFiles(t, "db-1", "flag-1")
+	e.fake.ClearPolicies()
+	e.fake.Inject(fakeaws.Fault{Service: "secretsmanager", Status: 500})
+	if _, err := e.d.mount(t, e.p, e.params, e.target); status.Code(err) != codes.Aborted {
+		t.Errorf("err = %v: a value AWS refused was served during the outage that followed", err)
+	}
+	if n := e.d.metric(t, "csi_provider_aws_mounts_total", map[string]string{"outcome": "PermissionDenied"}); n != 1 {
+		t.Errorf("mounts_total{outcome=PermissionDenied} = %v, want 1", n)
+	}
+	e.wantFiles(t, "db-1", "flag-1")
+}
+
+// TestDaemonRestartMidRotation: the daemon stops after a secret rotated
+// and before the pod's republish; the new daemon, with an empty cache,
+// answers the republish with the new value, and the files are never half
+// written in between.
+func TestDaemonRestartMidRotation(t *testing.T) {
+	e := newFaultEnv(t, daemonOptions{})
+	e.fake.PutSecretString("us-west-2", "db", "db-2")
+	e.d.stop()
+	if _, err := e.d.mount(t, e.p, e.params, e.target); status.Code(err) != codes.Unavailable {
+		t.Fatalf("a Mount while the daemon is down: %v, want Unavailable (the driver retries)", err)
+	}
+	e.wantFiles(t, "db-1", "flag-1")
+	kube := cluster(serviceAccount("team", "app", role))
+	d2 := startDaemon(t, daemonOptions{endpoint: e.fake.URL(), kube: kube, cacheTTL: faultTTL, staleMax: time.Minute, socket: e.d.socket})
+	if _, err := d2.mount(t, e.p, e.params, e.target); err != nil {
+		t.Fatal(err)
+	}
+	e.wantFiles(t, "db-2", "flag-1")
+}
+
+// TestTheAPIServerGoingAwayAfterStart: ServiceAccounts the informers
+// already hold keep resolving with no API server; one it never saw fails
+// with a message that says the Kubernetes API could not be read.
+func TestTheAPIServerGoingAwayAfterStart(t *testing.T) {
+	k := fakekube.New()
+	if err := k.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(k.Close)
+	k.AddNode("node-1", map[string]string{"topology.kubernetes.io/region": "us-west-2"})
+	k.AddServiceAccount("team", "app", map[string]string{"eks.amazonaws.com/role-arn": role})
+	client, err := kubernetes.NewForConfig(&rest.Config{Host: k.URL(), Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newFaultEnv(t, daemonOptions{kube: client})
+	k.Close()
+	afterTTL()
+	if _, err := e.d.mount(t, e.p, e.params, e.target); err != nil {
+		t.Errorf("a known ServiceAccount with the API server gone: %v, want its files", err)
+	}
+	e.wantFiles(t, "db-1", "flag-1")
+	err = e.mountAs(t, "never-seen")
+	if status.Code(err) != codes.Aborted || !strings.Contains(err.Error(), "ServiceAccount team/never-seen") || !strings.Contains(err.Error(), "Kubernetes API") {
+		t.Errorf("an unknown ServiceAccount with the API server gone: %v, want Aborted naming it and the Kubernetes API", err)
+	}
+	if n := e.d.metric(t, "csi_provider_aws_mounts_total", map[string]string{"outcome": "Unavailable"}); n != 1 {
+		t.Errorf("mounts_total{outcome=Unavailable} = %v, want 1", n)
+	}
+}
