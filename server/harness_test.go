@@ -205,7 +205,8 @@ func startDaemon(t testing.TB, o daemonOptions) *daemon {
 	t.Helper()
 	calls := &callCounter{}
 	metrics := server.NewMetrics()
-	cfg, err := provider.LoadAWSConfig(context.Background(), provider.AWSConfigOptions{Recorder: recorders{calls, metrics}, MaxAttempts: 2})
+	cfg, err := provider.LoadAWSConfig(context.Background(), provider.AWSConfigOptions{
+		Recorder: recorders{calls, metrics}, MaxAttempts: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

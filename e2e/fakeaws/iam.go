@@ -136,6 +136,18 @@ func (s *Server) IssueCredentials(roleARN, sessionName string) Credentials {
 	return sess.credentials()
 }
 
+// IssuedSecrets returns the secret access keys and session tokens of every
+// credential the fake issued, for tests that scan output for leaks.
+func (s *Server) IssuedSecrets() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, sess := range s.sessions {
+		out = append(out, sess.secret, sess.token)
+	}
+	return out
+}
+
 // RoleOf tells which role the fake issued accessKeyID for.
 func (s *Server) RoleOf(accessKeyID string) (roleARN string, ok bool) {
 	s.mu.Lock()
