@@ -318,7 +318,7 @@ func TestDaemonAcceptsTheRenderedArguments(t *testing.T) {
 		set  []string
 	}{
 		{"default values", nil},
-		{"tuned values", []string{"cacheTTL=0", "qps=7.5", "burst=15", "cacheMaxBytes=268435456", "mountTimeout=1m30s",
+		{"tuned values", []string{"cacheTTL=0", "cacheStaleMax=0", "qps=7.5", "burst=15", "cacheMaxBytes=268435456", "mountTimeout=1m30s",
 			"shutdownTimeout=500ms", "awsMaxAttempts=5", "logVerbosity=1", "driverWritesSecrets=false"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
