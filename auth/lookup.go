@@ -174,6 +174,10 @@ func (r *Regions) Region(ctx context.Context, classRegion, namespace, pod string
 // nodeRegions is a Lookup whose NodeRegion answers are remembered once
 // found; concurrent first lookups of one node share one API call. A node
 // without the label is asked again next time (labels may be added late).
+//
+// The shared call runs detached from every caller (bounded by getBudget):
+// a caller whose Mount is cancelled or times out stops waiting, and the
+// others joined on the call still get its answer.
 type nodeRegions struct {
 	Lookup
 	group   singleflight.Group
@@ -188,8 +192,10 @@ func (n *nodeRegions) NodeRegion(ctx context.Context, nodeName string) (string, 
 	if ok {
 		return r, nil
 	}
-	v, err, _ := n.group.Do(nodeName, func() (any, error) {
-		r, err := n.Lookup.NodeRegion(ctx, nodeName)
+	ch := n.group.DoChan(nodeName, func() (any, error) {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), getBudget)
+		defer cancel()
+		r, err := n.Lookup.NodeRegion(lctx, nodeName)
 		if err == nil && r != "" {
 			n.mu.Lock()
 			n.regions[nodeName] = r
@@ -197,8 +203,17 @@ func (n *nodeRegions) NodeRegion(ctx context.Context, nodeName string) (string, 
 		}
 		return r, err
 	})
-	if err != nil {
-		return "", err
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return "", res.Err
+		}
+		v, ok := res.Val.(string)
+		if !ok {
+			return "", errNoAnswer
+		}
+		return v, nil
+	case <-ctx.Done():
+		return "", failure.Wrap(failure.Timeout, ctx.Err(), "waiting for the Kubernetes API to answer for Node %s", nodeName)
 	}
-	return v.(string), nil
 }
