@@ -164,6 +164,9 @@ func (c *Credentials) identify(ctx context.Context, req Request) (Identity, stri
 		return Identity{}, "", failure.New(failure.InvalidArgument,
 			"the mount request names no pod namespace or ServiceAccount; the CSIDriver secrets-store.csi.k8s.io must have podInfoOnMount: true")
 	}
+	if err := checkNames(req); err != nil {
+		return Identity{}, "", err
+	}
 	if req.Region == "" {
 		return Identity{}, "", failure.New(failure.Internal, "credentials were asked for ServiceAccount %s/%s before a region was resolved",
 			req.Namespace, req.ServiceAccount)
