@@ -39,7 +39,9 @@ const (
 	ScopeIdentity ScopeMode = "identity"
 	// ScopePod keeps them per pod (the key adds the pod UID), for IAM
 	// policies whose conditions tell pods of one ServiceAccount apart: one
-	// STS or agent call per pod per credential lifetime.
+	// STS or agent call per pod per credential lifetime. The request's
+	// token must then be bound to that pod: its kubernetes.io pod claim
+	// must name the request's pod name and UID.
 	ScopePod ScopeMode = "pod"
 )
 
@@ -124,7 +126,8 @@ func NewCredentialsWithOptions(lookup Lookup, irsa *IRSA, podIdentity *PodIdenti
 
 // Resolve decides who req acts as and returns credentials for exactly that
 // identity. In order: the mode (IRSA unless req.UsePodIdentity), the token
-// for the mode's audience, CheckToken on it, the ServiceAccount's role
+// for the mode's audience, CheckToken on it (and, with ScopePod, its pod
+// claim against the request's pod), the ServiceAccount's role
 // (IRSA), then cached credentials for Identity.Key or a new STS or agent
 // exchange. A cached credential is served only after this request's own
 // token passed CheckToken and, with IRSA, the role read now is the one in
@@ -194,8 +197,14 @@ func (c *Credentials) identify(ctx context.Context, req Request) (Identity, stri
 			"no service account token for audience %q in the request; add {audience: %s} to the tokenRequests of CSIDriver secrets-store.csi.k8s.io",
 			audience, audience)
 	}
-	if err := CheckToken(tok, audience, req.Namespace, req.ServiceAccount, c.now()); err != nil {
+	claims, err := checkToken(tok, audience, req.Namespace, req.ServiceAccount, c.now())
+	if err != nil {
 		return Identity{}, "", err
+	}
+	if c.perPod {
+		if err := checkPodClaim(claims, audience, req); err != nil {
+			return Identity{}, "", err
+		}
 	}
 	if id.Mode == ModeIRSA {
 		arn, err := c.lookup.RoleARN(ctx, req.Namespace, req.ServiceAccount)
