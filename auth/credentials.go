@@ -80,16 +80,19 @@ type Credentials struct {
 
 	cache *lru.Cache[string, *cached]
 	group singleflight.Group
-	// mu serialises replacing an entry after a failed background refresh.
+	// mu serialises storing an entry with the decisions that replace or
+	// drop one after looking at it (a failed background refresh,
+	// Invalidate), so that they never act on an entry stored meanwhile.
 	mu sync.Mutex
 }
 
 // cached is one identity's credentials; never modified once stored.
 type cached struct {
-	creds     aws.Credentials
-	refreshAt time.Time // refresh in the background from then on
-	staleAt   time.Time // never served from then on
-	retryAt   time.Time // no background refresh before (after a failure)
+	creds      aws.Credentials
+	obtainedAt time.Time // when STS or the agent issued them (for Invalidate)
+	refreshAt  time.Time // refresh in the background from then on
+	staleAt    time.Time // never served from then on
+	retryAt    time.Time // no background refresh before (after a failure)
 }
 
 // NewCredentials returns a resolver over lookup (ServiceAccount roles),
@@ -242,12 +245,40 @@ func (c *Credentials) obtain(ctx context.Context, key string, id Identity, token
 			"the %s credentials for ServiceAccount %s/%s expired on arrival (at %s); check the node's clock",
 			id.Mode, id.Namespace, id.ServiceAccount, creds.Expires.UTC().Format(time.RFC3339))
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.cache.Add(key, &cached{
-		creds:     creds,
-		refreshAt: now.Add(life*3/4 - jitter(life/10)),
-		staleAt:   creds.Expires.Add(-min(maxStaleMargin, life/5)),
+		creds:      creds,
+		obtainedAt: now,
+		refreshAt:  now.Add(life*3/4 - jitter(life/10)),
+		staleAt:    creds.Expires.Add(-min(maxStaleMargin, life/5)),
 	})
 	return creds, nil
+}
+
+// Invalidate drops the credentials cached for id (as Resolve returned it)
+// if, and only if, they are still those whose access key is accessKeyID and
+// were obtained at least minAge ago; it reports whether it dropped them.
+// The next Resolve for id then asks STS or the agent again.
+//
+// The caller calls it when AWS rejected a call signed with these
+// credentials, then resolves again and retries once: with minAge 0 for a
+// definite credential error (failure.IsCredentialRejected: expired or
+// unknown session), and with about a minute for AccessDenied, which is how
+// revoked role sessions show but also how a missing permission shows, so a
+// persistently denied pod costs at most one more STS or agent call per
+// identity per minAge. Credentials already replaced (another key id) are
+// left alone, so Mounts that saw the same rejection drop an entry once.
+func (c *Credentials) Invalidate(id Identity, accessKeyID string, minAge time.Duration) bool {
+	key := id.Key()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.cache.Peek(key)
+	if !ok || accessKeyID == "" || e.creds.AccessKeyID != accessKeyID || c.now().Sub(e.obtainedAt) < minAge {
+		return false
+	}
+	c.cache.Remove(key)
+	return true
 }
 
 // refreshAhead starts one background refresh of key (none if one is in
