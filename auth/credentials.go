@@ -27,6 +27,11 @@ const (
 	maxStaleMargin     = 5 * time.Minute
 	defaultFetchBudget = 30 * time.Second
 	defaultRetryAfter  = 30 * time.Second
+	// An exchange leaves at most maxDeadlineReserve of its first caller's
+	// time unused, so that its own error reaches that caller, but runs for
+	// at least minFlight (flightContext).
+	maxDeadlineReserve = 500 * time.Millisecond
+	minFlight          = 5 * time.Second
 )
 
 // ScopeMode is what cached credentials and values are shared by.
@@ -137,7 +142,7 @@ func NewCredentialsWithOptions(lookup Lookup, irsa *IRSA, podIdentity *PodIdenti
 // the key. The returned provider yields only these credentials; it never
 // falls back to any other source.
 func (c *Credentials) Resolve(ctx context.Context, req Request) (Identity, aws.CredentialsProvider, error) {
-	id, token, err := c.identify(ctx, req)
+	id, ex, err := c.identify(ctx, req)
 	if err != nil {
 		return Identity{}, nil, err
 	}
@@ -145,12 +150,14 @@ func (c *Credentials) Resolve(ctx context.Context, req Request) (Identity, aws.C
 	now := c.now()
 	if e, ok := c.cache.Get(key); ok && now.Before(e.staleAt) {
 		if !now.Before(e.refreshAt) && !now.Before(e.retryAt) {
-			c.refreshAhead(key, id, token, req.PreferredAddressType, e)
+			c.refreshAhead(key, id, ex, e)
 		}
 		return id, static(e.creds), nil
 	}
 	ch := c.group.DoChan(key, func() (any, error) {
-		return c.obtain(context.WithoutCancel(ctx), key, id, token, req.PreferredAddressType)
+		fctx, cancel := c.flightContext(ctx)
+		defer cancel()
+		return c.obtain(fctx, key, id, ex)
 	})
 	select {
 	case r := <-ch:
@@ -164,17 +171,23 @@ func (c *Credentials) Resolve(ctx context.Context, req Request) (Identity, aws.C
 	}
 }
 
+// exchange is what one STS or agent call needs besides the Identity: the
+// pod's token (never logged) and the class's choices.
+type exchange struct {
+	token, preferredAddressType, failoverRegion string
+}
+
 // identify checks the request and its token and builds the Identity.
-func (c *Credentials) identify(ctx context.Context, req Request) (Identity, string, error) {
+func (c *Credentials) identify(ctx context.Context, req Request) (Identity, exchange, error) {
 	if req.Namespace == "" || req.ServiceAccount == "" {
-		return Identity{}, "", failure.New(failure.InvalidArgument,
+		return Identity{}, exchange{}, failure.New(failure.InvalidArgument,
 			"the mount request names no pod namespace or ServiceAccount; the CSIDriver secrets-store.csi.k8s.io must have podInfoOnMount: true")
 	}
 	if err := checkNames(req); err != nil {
-		return Identity{}, "", err
+		return Identity{}, exchange{}, err
 	}
 	if req.Region == "" {
-		return Identity{}, "", failure.New(failure.Internal, "credentials were asked for ServiceAccount %s/%s before a region was resolved",
+		return Identity{}, exchange{}, failure.New(failure.Internal, "credentials were asked for ServiceAccount %s/%s before a region was resolved",
 			req.Namespace, req.ServiceAccount)
 	}
 	id := Identity{
@@ -183,7 +196,7 @@ func (c *Credentials) identify(ctx context.Context, req Request) (Identity, stri
 	}
 	if c.perPod && (req.PodUID == "" || strings.Contains(req.PodUID, "|")) {
 		// Without a usable UID the pod could share another pod's entry.
-		return Identity{}, "", failure.New(failure.InvalidArgument,
+		return Identity{}, exchange{}, failure.New(failure.InvalidArgument,
 			"the mount request has no usable %s attribute, which the per-pod cache scope (--cache-scope=pod) needs; the CSIDriver secrets-store.csi.k8s.io must have podInfoOnMount: true",
 			AttrPodUID)
 	}
@@ -192,48 +205,64 @@ func (c *Credentials) identify(ctx context.Context, req Request) (Identity, stri
 		id.Mode, audience = ModePodIdentity, AudiencePodIdentity
 	}
 	if (id.Mode == ModeIRSA && c.irsa == nil) || (id.Mode == ModePodIdentity && c.podIdentity == nil) {
-		return Identity{}, "", failure.New(failure.FailedPrecondition, "this daemon does not offer %s credentials", id.Mode)
+		return Identity{}, exchange{}, failure.New(failure.FailedPrecondition, "this daemon does not offer %s credentials", id.Mode)
 	}
 	tok, ok := req.Tokens[audience]
 	if !ok || tok.Token == "" {
-		return Identity{}, "", failure.New(failure.FailedPrecondition,
+		return Identity{}, exchange{}, failure.New(failure.FailedPrecondition,
 			"no service account token for audience %q in the request; add {audience: %s} to the tokenRequests of CSIDriver secrets-store.csi.k8s.io",
 			audience, audience)
 	}
 	claims, err := checkToken(tok, audience, req.Namespace, req.ServiceAccount, c.now())
 	if err != nil {
-		return Identity{}, "", err
+		return Identity{}, exchange{}, err
 	}
 	if c.perPod {
 		if err := checkPodClaim(claims, audience, req); err != nil {
-			return Identity{}, "", err
+			return Identity{}, exchange{}, err
 		}
 	}
 	if id.Mode == ModeIRSA {
 		arn, err := c.lookup.RoleARN(ctx, req.Namespace, req.ServiceAccount)
 		if err != nil {
-			return Identity{}, "", err
+			return Identity{}, exchange{}, err
 		}
 		if err := checkRoleARN(arn, req.Namespace, req.ServiceAccount); err != nil {
-			return Identity{}, "", err
+			return Identity{}, exchange{}, err
 		}
 		id.RoleARN = arn
 	}
-	return id, tok.Token, nil
+	return id, exchange{token: tok.Token, preferredAddressType: req.PreferredAddressType, failoverRegion: req.FailoverRegion}, nil
 }
 
-// obtain exchanges token for id's credentials and caches them under key.
-func (c *Credentials) obtain(ctx context.Context, key string, id Identity, token, preferredAddressType string) (aws.Credentials, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.fetchBudget)
-	defer cancel()
+// flightContext bounds one shared exchange. It is detached from the caller
+// that starts it: that caller's cancellation must not fail the others
+// waiting, and an exchange cut short by one Mount's deadline would be lost
+// for the Mounts that come next. It ends after fetchBudget, or a little
+// before the starting caller's own deadline when that leaves at least
+// minFlight: the caller then reads the exchange's own cause (the agent not
+// answering, STS failing in both regions) rather than a bare timeout of its
+// wait. Mounts share one deadline (the server's mount timeout), so the
+// first caller's is the earliest of those joined.
+func (c *Credentials) flightContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	budget := c.fetchBudget
+	if dl, ok := ctx.Deadline(); ok {
+		left := time.Until(dl)
+		budget = min(budget, max(minFlight, left-min(left/10, maxDeadlineReserve)))
+	}
+	return context.WithTimeout(context.WithoutCancel(ctx), budget)
+}
+
+// obtain exchanges ex.token for id's credentials and caches them under key.
+func (c *Credentials) obtain(ctx context.Context, key string, id Identity, ex exchange) (aws.Credentials, error) {
 	var (
 		creds aws.Credentials
 		err   error
 	)
 	if id.Mode == ModePodIdentity {
-		creds, err = c.podIdentity.Credentials(ctx, id, token, preferredAddressType)
+		creds, err = c.podIdentity.Credentials(ctx, id, ex.token, ex.preferredAddressType)
 	} else {
-		creds, err = c.irsa.Credentials(ctx, id, token)
+		creds, err = c.irsa.Credentials(ctx, id, ex.token, ex.failoverRegion)
 	}
 	if err != nil {
 		return aws.Credentials{}, err
@@ -287,9 +316,11 @@ func (c *Credentials) Invalidate(id Identity, accessKeyID string, minAge time.Du
 // dropped, so the next Mount asks again and reports the cause; after any
 // other failure the old credentials stay until stale, and the refresh is
 // retried after retryAfter.
-func (c *Credentials) refreshAhead(key string, id Identity, token, preferredAddressType string, old *cached) {
+func (c *Credentials) refreshAhead(key string, id Identity, ex exchange, old *cached) {
 	c.group.DoChan(key, func() (any, error) {
-		creds, err := c.obtain(context.Background(), key, id, token, preferredAddressType)
+		ctx, cancel := c.flightContext(context.Background())
+		defer cancel()
+		creds, err := c.obtain(ctx, key, id, ex)
 		if err == nil {
 			return creds, nil
 		}

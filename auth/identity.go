@@ -81,11 +81,16 @@ type Request struct {
 	Namespace, ServiceAccount, PodName, PodUID string
 	// Tokens are the service-account tokens kubelet sent, by audience.
 	Tokens map[string]Token
-	// UsePodIdentity, PreferredAddressType ("ipv4", "ipv6" or "auto") and
-	// Region come from the parsed SecretProviderClass; the caller fills them.
+	// UsePodIdentity, PreferredAddressType ("ipv4", "ipv6" or "auto"),
+	// Region and FailoverRegion come from the parsed SecretProviderClass;
+	// the caller fills them.
 	UsePodIdentity       bool
 	PreferredAddressType string
 	Region               string
+	// FailoverRegion ("" = none) is where IRSA asks STS when STS in Region
+	// fails with anything but a client fault (SPEC section 5's rule): the
+	// credentials are cached under the same identity key (Region's).
+	FailoverRegion string
 }
 
 // RequestFromAttributes reads the pod, its ServiceAccount and its tokens from

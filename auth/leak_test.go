@@ -87,7 +87,7 @@ func TestNoErrorCarriesATokenOrCredential(t *testing.T) {
 			t.Fatal(err)
 		}
 		id := Identity{Mode: ModeIRSA, Namespace: "shop", ServiceAccount: "cart", RoleARN: roleCart, Region: "eu-west-1"}
-		_, err = NewIRSA(regionalClients(cfg), IRSAOptions{}).Credentials(context.Background(), id, good)
+		_, err = NewIRSA(regionalClients(cfg), IRSAOptions{}).Credentials(context.Background(), id, good, "")
 		add("the real STS client echoing the token", err)
 	}()
 
