@@ -29,9 +29,9 @@ const (
 	defaultRetryAfter  = 30 * time.Second
 	// An exchange leaves at most maxDeadlineReserve of its first caller's
 	// time unused, so that its own error reaches that caller, but runs for
-	// at least minFlight (flightContext).
+	// at least defaultMinFlight (flightContext).
 	maxDeadlineReserve = 500 * time.Millisecond
-	minFlight          = 5 * time.Second
+	defaultMinFlight   = 5 * time.Second
 )
 
 // ScopeMode is what cached credentials and values are shared by.
@@ -80,8 +80,9 @@ type Credentials struct {
 	perPod      bool
 
 	// fetchBudget bounds one STS or agent exchange, however many requests
-	// wait for it; retryAfter spaces background refreshes after a failure.
-	fetchBudget, retryAfter time.Duration
+	// wait for it, and minFlight is the least it is given (flightContext);
+	// retryAfter spaces background refreshes after a failure.
+	fetchBudget, minFlight, retryAfter time.Duration
 
 	cache *lru.Cache[string, *cached]
 	group singleflight.Group
@@ -127,7 +128,7 @@ func NewCredentialsWithOptions(lookup Lookup, irsa *IRSA, podIdentity *PodIdenti
 	}
 	return &Credentials{
 		lookup: lookup, irsa: irsa, podIdentity: podIdentity, now: opts.Clock, perPod: scope == ScopePod,
-		fetchBudget: defaultFetchBudget, retryAfter: defaultRetryAfter,
+		fetchBudget: defaultFetchBudget, minFlight: defaultMinFlight, retryAfter: defaultRetryAfter,
 		cache: cache,
 	}, nil
 }
@@ -240,7 +241,7 @@ func (c *Credentials) identify(ctx context.Context, req Request) (Identity, exch
 // waiting, and an exchange cut short by one Mount's deadline would be lost
 // for the Mounts that come next. It ends after fetchBudget, or a little
 // before the starting caller's own deadline when that leaves at least
-// minFlight: the caller then reads the exchange's own cause (the agent not
+// minFlight (5s): the caller then reads the exchange's own cause (the agent not
 // answering, STS failing in both regions) rather than a bare timeout of its
 // wait. Mounts share one deadline (the server's mount timeout), so the
 // first caller's is the earliest of those joined.
@@ -248,7 +249,7 @@ func (c *Credentials) flightContext(ctx context.Context) (context.Context, conte
 	budget := c.fetchBudget
 	if dl, ok := ctx.Deadline(); ok {
 		left := time.Until(dl)
-		budget = min(budget, max(minFlight, left-min(left/10, maxDeadlineReserve)))
+		budget = min(budget, max(c.minFlight, left-min(left/10, maxDeadlineReserve)))
 	}
 	return context.WithTimeout(context.WithoutCancel(ctx), budget)
 }
