@@ -95,31 +95,17 @@ func TestNoErrorCarriesATokenOrCredential(t *testing.T) {
 
 	// Pod Identity: the agent echoing the token, or not there at all.
 	req.UsePodIdentity = true
-	for _, status := range []int{400, 403, 500, 200} {
-		echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.WriteHeader(status)
-			fmt.Fprintf(w, `{"message":"bad token %s"}`, r.Header.Get("Authorization"))
-		}))
-		p := NewPodIdentity(PodIdentityOptions{IPv4Endpoint: echo.URL, IPv6Endpoint: echo.URL})
-		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond) // a 500 is retried until then
-		_, err := p.Credentials(ctx, podID, podTok, "auto")
-		cancel()
-		add(fmt.Sprintf("the agent echoing the token with HTTP %d", status), err)
-		echo.Close()
-	}
-	p := NewPodIdentity(PodIdentityOptions{IPv4Endpoint: deadEndpoint(t), IPv6Endpoint: deadEndpoint(t)})
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	_, err = p.Credentials(ctx, podID, podTok, "auto")
-	add("no agent", err)
-	f2 := newFixture(t)
-	f2.agent.status, f2.agent.body = 401, podTok
-	_, _, err = f2.creds.Resolve(context.Background(), req)
-	add("Resolve with the agent echoing the token", err)
-
+	errs = append(errs, agentErrors(t, podTok, req)...)
 	errs = append(errs, retryAndFailoverErrors(t, good, podTok)...)
 	errs = append(errs, nameAndPodClaimErrors(t, good)...)
 
+	checkNoLeak(t, errs, forbidden)
+}
+
+// checkNoLeak fails if any of errs, or any error they wrap, prints one of
+// forbidden.
+func checkNoLeak(t *testing.T, errs []error, forbidden []string) {
+	t.Helper()
 	for _, err := range errs {
 		for _, text := range texts(err) {
 			for _, s := range forbidden {
@@ -141,6 +127,42 @@ func TestNoErrorCarriesATokenOrCredential(t *testing.T) {
 	if unwrapped == 0 {
 		t.Errorf("no wrapped errors were walked")
 	}
+}
+
+// agentErrors drives the agent client with answers that echo the token,
+// and with no agent at all.
+func agentErrors(t *testing.T, podTok string, req Request) []error {
+	var errs []error
+	add := func(what string, err error) {
+		if err == nil {
+			t.Errorf("%s: no error", what)
+			return
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", what, err))
+	}
+	for _, status := range []int{400, 403, 500, 200} {
+		echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(status)
+			fmt.Fprintf(w, `{"message":"bad token %s"}`, r.Header.Get("Authorization"))
+		}))
+		p := NewPodIdentity(PodIdentityOptions{IPv4Endpoint: echo.URL, IPv6Endpoint: echo.URL})
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond) // a 500 is retried until then
+		_, err := p.Credentials(ctx, podID, podTok, "auto")
+		cancel()
+		add(fmt.Sprintf("the agent echoing the token with HTTP %d", status), err)
+		echo.Close()
+	}
+	p := NewPodIdentity(PodIdentityOptions{IPv4Endpoint: deadEndpoint(t), IPv6Endpoint: deadEndpoint(t)})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err := p.Credentials(ctx, podID, podTok, "auto")
+	add("no agent", err)
+	f2 := newFixture(t)
+	f2.agent.status, f2.agent.body = 401, podTok
+	_, _, err = f2.creds.Resolve(context.Background(), req)
+	add("Resolve with the agent echoing the token", err)
+
+	return errs
 }
 
 // retryAndFailoverErrors drives the retried agent and the STS failover with
