@@ -241,10 +241,10 @@ func (c *Credentials) identify(ctx context.Context, req Request) (Identity, exch
 // waiting, and an exchange cut short by one Mount's deadline would be lost
 // for the Mounts that come next. It ends after fetchBudget, or a little
 // before the starting caller's own deadline when that leaves at least
-// minFlight (5s): the caller then reads the exchange's own cause (the agent not
-// answering, STS failing in both regions) rather than a bare timeout of its
-// wait. Mounts share one deadline (the server's mount timeout), so the
-// first caller's is the earliest of those joined.
+// minFlight (5s): the caller then reads the exchange's own cause (the agent
+// not answering, STS failing in both regions) rather than a bare timeout
+// of its wait. Mounts share one deadline (the server's mount timeout), so
+// the first caller's is the earliest of those joined.
 func (c *Credentials) flightContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	budget := c.fetchBudget
 	if dl, ok := ctx.Deadline(); ok {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"k8s.io/klog/v2"
 
 	"github.com/csi-provider-aws/csi-provider-aws/provider/failure"
 )
@@ -68,6 +69,11 @@ func (p *IRSA) Credentials(ctx context.Context, id Identity, token, failoverRegi
 	}
 	creds, ferr := p.assume(ctx, id, failoverRegion, token)
 	if ferr == nil {
+		// The Mount succeeds; only this line tells the operator why the
+		// failover region was asked.
+		klog.ErrorS(p.describe(err, id, token), "STS failed in the primary region; the failover region's STS answered",
+			"namespace", id.Namespace, "serviceAccount", id.ServiceAccount, "role", id.RoleARN,
+			"region", id.Region, "failoverRegion", failoverRegion)
 		return creds, nil
 	}
 	kind := failure.KindOf(err)

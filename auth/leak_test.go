@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go"
+	"github.com/go-logr/logr/funcr"
+	"k8s.io/klog/v2"
 )
 
 // texts returns every way err and the errors it wraps can be printed.
@@ -203,7 +206,32 @@ func retryAndFailoverErrors(t *testing.T, good, podTok string) []error {
 	if err == nil {
 		t.Fatal("STS echoing the token in both regions: no error")
 	}
-	return append(errs, fmt.Errorf("STS echoing the token in both regions: %w", err))
+	errs = append(errs, fmt.Errorf("STS echoing the token in both regions: %w", err))
+
+	// The failover answering: only the log line tells of the primary's error.
+	var mu sync.Mutex
+	var lines []string
+	klog.SetLogger(funcr.New(func(prefix, args string) {
+		mu.Lock()
+		defer mu.Unlock()
+		lines = append(lines, prefix+" "+args)
+	}, funcr.Options{}))
+	defer klog.ClearLogger()
+	delete(sr.script, "eu-central-1")
+	f2 := newFixture(t, serviceAccount("shop", "cart", roleCart))
+	f2.creds.irsa = NewIRSA(sr.forRegion, IRSAOptions{})
+	if _, _, err := f2.creds.Resolve(context.Background(), req); err != nil {
+		t.Fatalf("the failover region answering: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(lines) == 0 || !strings.Contains(strings.Join(lines, "\n"), "broke STS") {
+		t.Errorf("the primary's error was not logged when the failover region answered: %q", lines)
+	}
+	for _, l := range lines {
+		errs = append(errs, errors.New("log line: "+l))
+	}
+	return errs
 }
 
 // nameAndPodClaimErrors puts the token where a name or a pod claim goes.
