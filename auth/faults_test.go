@@ -7,9 +7,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/csi-provider-aws/csi-provider-aws/provider/failure"
 )
@@ -165,6 +169,57 @@ func TestAgentDownThenSlowThenUp(t *testing.T) {
 				t.Errorf("the Mount took %v; want a little over the %v the agent was down and slow", took, tt.down+tt.slowFor)
 			}
 			t.Logf("served after %v; the agent's calls came at %v after it came up", took.Round(time.Millisecond), calls)
+		})
+	}
+}
+
+// TestAHungAPIServerIsNeverReportedAsAWS: a Kubernetes read that runs out
+// of time says the Kubernetes API did not answer (failure.Describe would
+// read the deadline as "timed out waiting for AWS").
+func TestAHungAPIServerIsNeverReportedAsAWS(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release: // the detached shared reads outlive their callers
+		}
+	}))
+	t.Cleanup(hung.Close)
+	t.Cleanup(func() { close(release) }) // runs first
+	cs, err := kubernetes.NewForConfig(&rest.Config{Host: hung.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &informerLookup{direct: directLookup{client: cs}, sas: newGetCache(0, time.Now), nodes: newGetCache(0, time.Now)}
+	tests := []struct {
+		name      string
+		read      func(ctx context.Context) error
+		fragments []string
+	}{
+		{"a direct read of a ServiceAccount", func(ctx context.Context) error {
+			_, err := l.direct.RoleARN(ctx, "shop", "ghost")
+			return err
+		}, []string{"reading ServiceAccount shop/ghost from the Kubernetes API: the Kubernetes API server did not answer in time"}},
+		{"a shared read of a ServiceAccount", func(ctx context.Context) error {
+			_, err := l.RoleARN(ctx, "shop", "ghost")
+			return err
+		}, []string{"waiting for the Kubernetes API to answer for shop/ghost: the Kubernetes API server did not answer in time"}},
+		{"the node-region lookup", func(ctx context.Context) error {
+			_, err := NewRegions(l, "", "node-1").Region(ctx, "", "shop", "p1")
+			return err
+		}, []string{"waiting for the Kubernetes API to answer for Node node-1: the Kubernetes API server did not answer in time"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+" that runs out of time names the Kubernetes API, not AWS", func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer cancel()
+			err := tt.read(ctx)
+			wantKind(t, err, failure.Timeout, tt.fragments...)
+			if err != nil && strings.Contains(err.Error(), "AWS") {
+				t.Errorf("the error blames AWS: %v", err)
+			}
 		})
 	}
 }

@@ -94,10 +94,23 @@ func kubeError(err error, kind, name, rbacHint string) error {
 	case apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err):
 		return failure.Wrap(failure.FailedPrecondition, err, "reading %s %s: %s", kind, name, rbacHint)
 	case errors.Is(err, context.DeadlineExceeded) || apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err):
-		return failure.Wrap(failure.Timeout, err, "reading %s %s from the Kubernetes API", kind, name)
+		return failure.New(failure.Timeout, "reading %s %s from the Kubernetes API: %s", kind, name, kubeCause(err))
 	default:
 		return failure.Wrap(failure.Unavailable, err, "reading %s %s from the Kubernetes API", kind, name)
 	}
+}
+
+// kubeCause says why a read of the Kubernetes API failed. It is quoted
+// into messages rather than wrapped, because failure.Describe reads any
+// deadline in a chain as AWS's.
+func kubeCause(err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "the Kubernetes API server did not answer in time"
+	case errors.Is(err, context.Canceled):
+		return "the Mount was cancelled"
+	}
+	return err.Error()
 }
 
 // roleARN is the shape of an IAM role ARN; anything else in the annotation
@@ -214,6 +227,6 @@ func (n *nodeRegions) NodeRegion(ctx context.Context, nodeName string) (string, 
 		}
 		return v, nil
 	case <-ctx.Done():
-		return "", failure.Wrap(failure.Timeout, ctx.Err(), "waiting for the Kubernetes API to answer for Node %s", nodeName)
+		return "", failure.New(failure.Timeout, "waiting for the Kubernetes API to answer for Node %s: %s", nodeName, kubeCause(ctx.Err()))
 	}
 }
