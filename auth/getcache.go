@@ -66,6 +66,6 @@ func (c *getCache) get(ctx context.Context, key string, keep bool, fetch func(co
 		}
 		return v, nil
 	case <-ctx.Done():
-		return "", failure.Wrap(failure.Timeout, ctx.Err(), "waiting for the Kubernetes API to answer for %s", key)
+		return "", failure.New(failure.Timeout, "waiting for the Kubernetes API to answer for %s: %s", key, kubeCause(ctx.Err()))
 	}
 }

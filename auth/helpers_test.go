@@ -72,14 +72,35 @@ func saToken(t testing.TB, ns, sa, audience string) Token {
 	}
 }
 
-// request is a Mount request for pod ns/pod running as sa, with tokens for
-// both audiences.
+// podToken is saToken bound to a pod, as kubelet's TokenRequest for a CSI
+// volume makes it: it carries a kubernetes.io pod claim.
+func podToken(t testing.TB, ns, sa, audience, pod, uid string) Token {
+	exp := t0.Add(2 * time.Hour)
+	return Token{
+		Token: makeJWT(t, map[string]any{
+			"sub": "system:serviceaccount:" + ns + ":" + sa,
+			"aud": []string{audience},
+			"exp": exp.Unix(),
+			"iat": t0.Unix(),
+			"iss": "https://oidc.example",
+			"kubernetes.io": map[string]any{
+				"namespace":      ns,
+				"serviceaccount": map[string]string{"name": sa, "uid": "sa-uid-" + sa},
+				"pod":            map[string]string{"name": pod, "uid": uid},
+			},
+		}),
+		Expiration: exp,
+	}
+}
+
+// request is a Mount request for pod ns/pod (UID "uid-"+pod) running as
+// sa, with tokens bound to that pod for both audiences.
 func request(t testing.TB, ns, sa, pod string) Request {
 	return Request{
 		Namespace: ns, ServiceAccount: sa, PodName: pod, PodUID: "uid-" + pod, Region: "eu-west-1",
 		Tokens: map[string]Token{
-			AudienceSTS:         saToken(t, ns, sa, AudienceSTS),
-			AudiencePodIdentity: saToken(t, ns, sa, AudiencePodIdentity),
+			AudienceSTS:         podToken(t, ns, sa, AudienceSTS, pod, "uid-"+pod),
+			AudiencePodIdentity: podToken(t, ns, sa, AudiencePodIdentity, pod, "uid-"+pod),
 		},
 	}
 }

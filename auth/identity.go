@@ -65,8 +65,9 @@ type Identity struct {
 // lifetime on).
 func (i Identity) Key() string {
 	// No component can contain "|": namespaces and ServiceAccount names are
-	// DNS names, role ARNs are checked by checkRoleARN and regions by the
-	// caller before use; pod UIDs by the resolver (never empty, no "|"). A
+	// DNS names (checkNames, run by RequestFromAttributes and by Resolve),
+	// role ARNs are checked by checkRoleARN and regions by the caller before
+	// use; pod UIDs by the resolver (never empty, no "|"). A
 	// per-pod key has one more component, so it never equals a shared one.
 	parts := []string{string(i.Mode), i.Namespace, i.ServiceAccount, i.RoleARN, i.Region}
 	if i.PerPod {
@@ -80,15 +81,23 @@ type Request struct {
 	Namespace, ServiceAccount, PodName, PodUID string
 	// Tokens are the service-account tokens kubelet sent, by audience.
 	Tokens map[string]Token
-	// UsePodIdentity, PreferredAddressType ("ipv4", "ipv6" or "auto") and
-	// Region come from the parsed SecretProviderClass; the caller fills them.
+	// UsePodIdentity, PreferredAddressType ("ipv4", "ipv6" or "auto"),
+	// Region and FailoverRegion come from the parsed SecretProviderClass;
+	// the caller fills them.
 	UsePodIdentity       bool
 	PreferredAddressType string
 	Region               string
+	// FailoverRegion ("" = none) is where IRSA asks STS when STS in Region
+	// fails with anything but a client fault (SPEC section 5's rule): the
+	// credentials are cached under the same identity key (Region's).
+	FailoverRegion string
 }
 
 // RequestFromAttributes reads the pod, its ServiceAccount and its tokens from
-// the mount request's attributes (and secrets, see ParseTokens).
+// the mount request's attributes (and secrets, see ParseTokens). The
+// namespace must be a DNS-1123 label and the ServiceAccount name a DNS-1123
+// subdomain, and the pod's name and UID are bounded in length, before any of
+// them is used.
 func RequestFromAttributes(attrs map[string]string, secrets map[string]string) (Request, error) {
 	r := Request{
 		Namespace:      attrs[AttrPodNamespace],
@@ -103,6 +112,9 @@ func RequestFromAttributes(attrs map[string]string, secrets map[string]string) (
 	if r.ServiceAccount == "" {
 		return Request{}, failure.New(failure.InvalidArgument,
 			"the mount request has no %s attribute; the CSIDriver secrets-store.csi.k8s.io must have podInfoOnMount: true", AttrServiceAccount)
+	}
+	if err := checkNames(r); err != nil {
+		return Request{}, err
 	}
 	toks, err := ParseTokens(attrs, secrets)
 	if err != nil {

@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"k8s.io/klog/v2"
 
 	"github.com/csi-provider-aws/csi-provider-aws/provider/failure"
 )
@@ -43,8 +46,72 @@ func NewIRSA(stsForRegion STSForRegion, opts IRSAOptions) *IRSA {
 	return &IRSA{sts: stsForRegion, opts: opts}
 }
 
-// Credentials assumes id.RoleARN in id.Region with token.
-func (p *IRSA) Credentials(ctx context.Context, id Identity, token string) (aws.Credentials, error) {
+// Credentials assumes id.RoleARN in id.Region with token. When that fails
+// with anything but a client fault (failure.IsClientFault: a server fault,
+// throttling left after the SDK's retries, a timeout, a network error) and
+// failoverRegion is set, it asks STS in failoverRegion once, by the same
+// rule as the value fetches (SPEC section 5); a client fault (AccessDenied,
+// InvalidIdentityToken...) is returned at once, since the other region
+// would refuse the same role and token. With a failover region the primary
+// gets half of the time left before ctx's deadline, so that a primary that
+// does not answer leaves the failover region time to. Role credentials are
+// global: those from either region are the identity's.
+func (p *IRSA) Credentials(ctx context.Context, id Identity, token, failoverRegion string) (aws.Credentials, error) {
+	if failoverRegion == "" || failoverRegion == id.Region {
+		creds, err := p.assume(ctx, id, id.Region, token)
+		return creds, p.describe(err, id, token)
+	}
+	pctx, cancel := halfOf(ctx)
+	creds, err := p.assume(pctx, id, id.Region, token)
+	cancel()
+	if err == nil || failure.IsClientFault(err) || ctx.Err() != nil {
+		return creds, p.describe(err, id, token)
+	}
+	creds, ferr := p.assume(ctx, id, failoverRegion, token)
+	if ferr == nil {
+		// The Mount succeeds; only this line tells the operator why the
+		// failover region was asked.
+		klog.ErrorS(p.describe(err, id, token), "STS failed in the primary region; the failover region's STS answered",
+			"namespace", id.Namespace, "serviceAccount", id.ServiceAccount, "role", id.RoleARN,
+			"region", id.Region, "failoverRegion", failoverRegion)
+		return creds, nil
+	}
+	kind := failure.KindOf(err)
+	if failure.IsClientFault(ferr) {
+		kind = failure.KindOf(ferr)
+	}
+	return aws.Credentials{}, redact(&failure.Error{Kind: kind, Msg: fmt.Sprintf(
+		"assuming role %s for ServiceAccount %s/%s with STS in %s: %s; and in the failover region %s: %s",
+		id.RoleARN, id.Namespace, id.ServiceAccount, id.Region, failure.Describe(err), failoverRegion, failure.Describe(ferr))}, token)
+}
+
+// describe says which role, ServiceAccount and region an error of the
+// primary region is about.
+func (p *IRSA) describe(err error, id Identity, token string) error {
+	if err == nil {
+		return nil
+	}
+	var fe *failure.Error
+	if errors.As(err, &fe) {
+		return redact(err, token)
+	}
+	return redact(failure.WrapAWS(err, "assuming role %s for ServiceAccount %s/%s with STS in %s",
+		id.RoleARN, id.Namespace, id.ServiceAccount, id.Region), token)
+}
+
+// halfOf returns a context that ends halfway to ctx's deadline (ctx itself
+// when it has none).
+func halfOf(ctx context.Context) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, time.Until(dl)/2)
+}
+
+// assume calls AssumeRoleWithWebIdentity in region. Its error is the SDK's
+// (for classification), or a failure for an incomplete answer.
+func (p *IRSA) assume(ctx context.Context, id Identity, region, token string) (aws.Credentials, error) {
 	in := &sts.AssumeRoleWithWebIdentityInput{
 		RoleArn:          aws.String(id.RoleARN),
 		RoleSessionName:  aws.String(sessionName(id)),
@@ -53,17 +120,15 @@ func (p *IRSA) Credentials(ctx context.Context, id Identity, token string) (aws.
 	if p.opts.Duration > 0 {
 		in.DurationSeconds = aws.Int32(int32(p.opts.Duration / time.Second))
 	}
-	out, err := p.sts(id.Region).AssumeRoleWithWebIdentity(ctx, in)
+	out, err := p.sts(region).AssumeRoleWithWebIdentity(ctx, in)
 	if err != nil {
-		return aws.Credentials{}, redact(failure.WrapAWS(err,
-			"assuming role %s for ServiceAccount %s/%s with STS in %s",
-			id.RoleARN, id.Namespace, id.ServiceAccount, id.Region), token)
+		return aws.Credentials{}, err
 	}
 	c := out.Credentials
 	if c == nil || aws.ToString(c.AccessKeyId) == "" || aws.ToString(c.SecretAccessKey) == "" || c.Expiration == nil {
 		return aws.Credentials{}, failure.New(failure.Unavailable,
 			"assuming role %s for ServiceAccount %s/%s with STS in %s: the answer has no complete credentials",
-			id.RoleARN, id.Namespace, id.ServiceAccount, id.Region)
+			id.RoleARN, id.Namespace, id.ServiceAccount, region)
 	}
 	return aws.Credentials{
 		AccessKeyID:     aws.ToString(c.AccessKeyId),

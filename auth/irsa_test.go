@@ -39,7 +39,7 @@ func TestIRSAAssumesTheRoleInTheIdentitysRegion(t *testing.T) {
 	id := Identity{Mode: ModeIRSA, Namespace: "shop", ServiceAccount: "cart", RoleARN: roleCart,
 		Region: "ap-southeast-2", PodName: "cart-1", PodUID: "u1"}
 
-	creds, err := irsa.Credentials(context.Background(), id, "the-token")
+	creds, err := irsa.Credentials(context.Background(), id, "the-token", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestIRSALetsSTSChooseTheDurationByDefault(t *testing.T) {
 	fs := newFakeSTS(newClock())
 	irsa := NewIRSA(fs.forRegion, IRSAOptions{})
 	id := Identity{Mode: ModeIRSA, Namespace: "shop", ServiceAccount: "cart", RoleARN: roleCart, Region: "eu-west-1"}
-	if _, err := irsa.Credentials(context.Background(), id, "tok"); err != nil {
+	if _, err := irsa.Credentials(context.Background(), id, "tok", ""); err != nil {
 		t.Fatal(err)
 	}
 	if d := fs.last().duration; d != 0 {
@@ -192,7 +192,7 @@ func TestIRSAWithTheRealSTSClient(t *testing.T) {
 		}
 		irsa := NewIRSA(regionalClients(cfg), IRSAOptions{})
 
-		creds, err := irsa.Credentials(context.Background(), id, tok)
+		creds, err := irsa.Credentials(context.Background(), id, tok, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -239,7 +239,7 @@ func TestIRSAWithTheRealSTSClient(t *testing.T) {
 		for _, region := range []string{"eu-west-3", "us-east-1"} {
 			id := id
 			id.Region = region
-			if _, err := irsa.Credentials(context.Background(), id, tok); err != nil {
+			if _, err := irsa.Credentials(context.Background(), id, tok, ""); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -258,7 +258,7 @@ func TestIRSAWithTheRealSTSClient(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = NewIRSA(regionalClients(cfg), IRSAOptions{}).Credentials(context.Background(), id, tok)
+		_, err = NewIRSA(regionalClients(cfg), IRSAOptions{}).Credentials(context.Background(), id, tok, "")
 		wantKind(t, err, failure.PermissionDenied, roleCart, "shop/cart", "eu-west-3", "AccessDenied: Not authorized")
 		if strings.Contains(err.Error(), "99999999") || strings.Contains(err.Error(), tok) {
 			t.Errorf("error carries a request id or the token: %v", err)

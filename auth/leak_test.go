@@ -7,11 +7,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go"
+	"github.com/go-logr/logr/funcr"
+	"k8s.io/klog/v2"
 )
 
 // texts returns every way err and the errors it wraps can be printed.
@@ -87,30 +92,23 @@ func TestNoErrorCarriesATokenOrCredential(t *testing.T) {
 			t.Fatal(err)
 		}
 		id := Identity{Mode: ModeIRSA, Namespace: "shop", ServiceAccount: "cart", RoleARN: roleCart, Region: "eu-west-1"}
-		_, err = NewIRSA(regionalClients(cfg), IRSAOptions{}).Credentials(context.Background(), id, good)
+		_, err = NewIRSA(regionalClients(cfg), IRSAOptions{}).Credentials(context.Background(), id, good, "")
 		add("the real STS client echoing the token", err)
 	}()
 
 	// Pod Identity: the agent echoing the token, or not there at all.
 	req.UsePodIdentity = true
-	for _, status := range []int{400, 403, 500, 200} {
-		echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.WriteHeader(status)
-			fmt.Fprintf(w, `{"message":"bad token %s"}`, r.Header.Get("Authorization"))
-		}))
-		p := NewPodIdentity(PodIdentityOptions{IPv4Endpoint: echo.URL, IPv6Endpoint: echo.URL})
-		_, err := p.Credentials(context.Background(), podID, podTok, "auto")
-		add(fmt.Sprintf("the agent echoing the token with HTTP %d", status), err)
-		echo.Close()
-	}
-	p := NewPodIdentity(PodIdentityOptions{IPv4Endpoint: deadEndpoint(t), IPv6Endpoint: deadEndpoint(t)})
-	_, err = p.Credentials(context.Background(), podID, podTok, "auto")
-	add("no agent", err)
-	f2 := newFixture(t)
-	f2.agent.status, f2.agent.body = 401, podTok
-	_, _, err = f2.creds.Resolve(context.Background(), req)
-	add("Resolve with the agent echoing the token", err)
+	errs = append(errs, agentErrors(t, podTok, req)...)
+	errs = append(errs, retryAndFailoverErrors(t, good, podTok)...)
+	errs = append(errs, nameAndPodClaimErrors(t, good)...)
 
+	checkNoLeak(t, errs, forbidden)
+}
+
+// checkNoLeak fails if any of errs, or any error they wrap, prints one of
+// forbidden.
+func checkNoLeak(t *testing.T, errs []error, forbidden []string) {
+	t.Helper()
 	for _, err := range errs {
 		for _, text := range texts(err) {
 			for _, s := range forbidden {
@@ -132,4 +130,129 @@ func TestNoErrorCarriesATokenOrCredential(t *testing.T) {
 	if unwrapped == 0 {
 		t.Errorf("no wrapped errors were walked")
 	}
+}
+
+// agentErrors drives the agent client with answers that echo the token,
+// and with no agent at all.
+func agentErrors(t *testing.T, podTok string, req Request) []error {
+	var errs []error
+	add := func(what string, err error) {
+		if err == nil {
+			t.Errorf("%s: no error", what)
+			return
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", what, err))
+	}
+	for _, status := range []int{400, 403, 500, 200} {
+		echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(status)
+			fmt.Fprintf(w, `{"message":"bad token %s"}`, r.Header.Get("Authorization"))
+		}))
+		p := NewPodIdentity(PodIdentityOptions{IPv4Endpoint: echo.URL, IPv6Endpoint: echo.URL})
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond) // a 500 is retried until then
+		_, err := p.Credentials(ctx, podID, podTok, "auto")
+		cancel()
+		add(fmt.Sprintf("the agent echoing the token with HTTP %d", status), err)
+		echo.Close()
+	}
+	p := NewPodIdentity(PodIdentityOptions{IPv4Endpoint: deadEndpoint(t), IPv6Endpoint: deadEndpoint(t)})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err := p.Credentials(ctx, podID, podTok, "auto")
+	add("no agent", err)
+	f2 := newFixture(t)
+	f2.agent.status, f2.agent.body = 401, podTok
+	_, _, err = f2.creds.Resolve(context.Background(), req)
+	add("Resolve with the agent echoing the token", err)
+
+	return errs
+}
+
+// retryAndFailoverErrors drives the retried agent and the STS failover with
+// answers that echo the token.
+func retryAndFailoverErrors(t *testing.T, good, podTok string) []error {
+	var errs []error
+	echo := func(w http.ResponseWriter, r *http.Request, status int) {
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `{"message":"bad token %s"}`, r.Header.Get("Authorization"))
+	}
+	for _, statuses := range [][]int{{500}, {429}, {503}, {500, 403}, {429, 400}} {
+		var n atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			i := min(int(n.Add(1)), len(statuses)) - 1
+			echo(w, r, statuses[i])
+		}))
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		_, err := NewPodIdentity(PodIdentityOptions{IPv4Endpoint: srv.URL}).Credentials(ctx, podID, podTok, "ipv4")
+		cancel()
+		srv.Close()
+		if err == nil {
+			t.Errorf("the agent answering %v: no error", statuses)
+			continue
+		}
+		errs = append(errs, fmt.Errorf("the retried agent echoing the token with %v: %w", statuses, err))
+	}
+
+	f := newFixture(t, serviceAccount("shop", "cart", roleCart))
+	echoing := func(context.Context) error {
+		return &smithy.GenericAPIError{Code: "InternalFailure", Message: "token " + good + " broke STS", Fault: smithy.FaultServer}
+	}
+	sr := &scriptedRegions{fs: f.sts, script: map[string]func(context.Context) error{"eu-west-1": echoing, "eu-central-1": echoing}}
+	f.creds.irsa = NewIRSA(sr.forRegion, IRSAOptions{})
+	req := request(t, "shop", "cart", "p1")
+	req.Tokens[AudienceSTS] = Token{Token: good}
+	req.FailoverRegion = "eu-central-1"
+	_, _, err := f.creds.Resolve(context.Background(), req)
+	if err == nil {
+		t.Fatal("STS echoing the token in both regions: no error")
+	}
+	errs = append(errs, fmt.Errorf("STS echoing the token in both regions: %w", err))
+
+	// The failover answering: only the log line tells of the primary's error.
+	var mu sync.Mutex
+	var lines []string
+	klog.SetLogger(funcr.New(func(prefix, args string) {
+		mu.Lock()
+		defer mu.Unlock()
+		lines = append(lines, prefix+" "+args)
+	}, funcr.Options{}))
+	defer klog.ClearLogger()
+	delete(sr.script, "eu-central-1")
+	f2 := newFixture(t, serviceAccount("shop", "cart", roleCart))
+	f2.creds.irsa = NewIRSA(sr.forRegion, IRSAOptions{})
+	if _, _, err := f2.creds.Resolve(context.Background(), req); err != nil {
+		t.Fatalf("the failover region answering: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(lines) == 0 || !strings.Contains(strings.Join(lines, "\n"), "broke STS") {
+		t.Errorf("the primary's error was not logged when the failover region answered: %q", lines)
+	}
+	for _, l := range lines {
+		errs = append(errs, errors.New("log line: "+l))
+	}
+	return errs
+}
+
+// nameAndPodClaimErrors puts the token where a name or a pod claim goes.
+func nameAndPodClaimErrors(t *testing.T, good string) []error {
+	var errs []error
+	for _, attr := range []string{AttrPodNamespace, AttrServiceAccount, AttrPodName, AttrPodUID} {
+		attrs := map[string]string{AttrPodNamespace: "shop", AttrServiceAccount: "cart", AttrPodName: "p1", AttrPodUID: "u1"}
+		attrs[attr] = good + good // longer than any bound
+		if _, err := RequestFromAttributes(attrs, nil); err != nil {
+			errs = append(errs, fmt.Errorf("the token as %s: %w", attr, err))
+		} else {
+			t.Errorf("the token as %s: no error", attr)
+		}
+	}
+	f := scopedFixture(t, ScopePod, false, serviceAccount("shop", "cart", roleCart))
+	req := request(t, "shop", "cart", "p1")
+	req.Tokens[AudienceSTS] = podToken(t, "shop", "cart", AudienceSTS, good, good)
+	if _, _, err := f.creds.Resolve(context.Background(), req); err != nil {
+		errs = append(errs, fmt.Errorf("a pod claim holding the token: %w", err))
+	} else {
+		t.Error("a pod claim holding the token: no error")
+	}
+	return errs
 }

@@ -94,10 +94,23 @@ func kubeError(err error, kind, name, rbacHint string) error {
 	case apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err):
 		return failure.Wrap(failure.FailedPrecondition, err, "reading %s %s: %s", kind, name, rbacHint)
 	case errors.Is(err, context.DeadlineExceeded) || apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err):
-		return failure.Wrap(failure.Timeout, err, "reading %s %s from the Kubernetes API", kind, name)
+		return failure.New(failure.Timeout, "reading %s %s from the Kubernetes API: %s", kind, name, kubeCause(err))
 	default:
 		return failure.Wrap(failure.Unavailable, err, "reading %s %s from the Kubernetes API", kind, name)
 	}
+}
+
+// kubeCause says why a read of the Kubernetes API failed. It is quoted
+// into messages rather than wrapped, because failure.Describe reads any
+// deadline in a chain as AWS's.
+func kubeCause(err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "the Kubernetes API server did not answer in time"
+	case errors.Is(err, context.Canceled):
+		return "the Mount was cancelled"
+	}
+	return err.Error()
 }
 
 // roleARN is the shape of an IAM role ARN; anything else in the annotation
@@ -174,6 +187,10 @@ func (r *Regions) Region(ctx context.Context, classRegion, namespace, pod string
 // nodeRegions is a Lookup whose NodeRegion answers are remembered once
 // found; concurrent first lookups of one node share one API call. A node
 // without the label is asked again next time (labels may be added late).
+//
+// The shared call runs detached from every caller (bounded by getBudget):
+// a caller whose Mount is cancelled or times out stops waiting, and the
+// others joined on the call still get its answer.
 type nodeRegions struct {
 	Lookup
 	group   singleflight.Group
@@ -188,8 +205,10 @@ func (n *nodeRegions) NodeRegion(ctx context.Context, nodeName string) (string, 
 	if ok {
 		return r, nil
 	}
-	v, err, _ := n.group.Do(nodeName, func() (any, error) {
-		r, err := n.Lookup.NodeRegion(ctx, nodeName)
+	ch := n.group.DoChan(nodeName, func() (any, error) {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), getBudget)
+		defer cancel()
+		r, err := n.Lookup.NodeRegion(lctx, nodeName)
 		if err == nil && r != "" {
 			n.mu.Lock()
 			n.regions[nodeName] = r
@@ -197,8 +216,17 @@ func (n *nodeRegions) NodeRegion(ctx context.Context, nodeName string) (string, 
 		}
 		return r, err
 	})
-	if err != nil {
-		return "", err
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return "", res.Err
+		}
+		v, ok := res.Val.(string)
+		if !ok {
+			return "", errNoAnswer
+		}
+		return v, nil
+	case <-ctx.Done():
+		return "", failure.New(failure.Timeout, "waiting for the Kubernetes API to answer for Node %s: %s", nodeName, kubeCause(ctx.Err()))
 	}
-	return v.(string), nil
 }

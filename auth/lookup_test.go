@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -268,5 +269,65 @@ func TestRegionsUsesTheDaemonsRegionWithoutAnyLookup(t *testing.T) {
 	}
 	if len(c.Actions()) != 0 {
 		t.Errorf("Kubernetes API calls: %v", c.Actions())
+	}
+}
+
+// gatedLookup answers NodeRegion only once gate is closed, or fails with
+// its context's error when that context ends first.
+type gatedLookup struct {
+	countingLookup
+	gate    chan struct{}
+	entered chan struct{}
+}
+
+func (l *gatedLookup) NodeRegion(ctx context.Context, n string) (string, error) {
+	l.nodeCalls.Add(1)
+	l.entered <- struct{}{}
+	select {
+	case <-l.gate:
+		return l.regions[n], nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+func TestRegionsOneCallersCancellationDoesNotFailTheOthers(t *testing.T) {
+	t.Parallel()
+	l := &gatedLookup{countingLookup: countingLookup{regions: map[string]string{"n1": "eu-west-1"}},
+		gate: make(chan struct{}), entered: make(chan struct{}, 1)}
+	r := NewRegions(l, "", "n1")
+
+	first, cancelFirst := context.WithCancel(context.Background())
+	firstErr := make(chan error, 1)
+	go func() {
+		_, err := r.Region(first, "", "shop", "p1")
+		firstErr <- err
+	}()
+	<-l.entered // the shared lookup is under way
+	type answer struct {
+		region string
+		err    error
+	}
+	second := make(chan answer, 1)
+	go func() {
+		got, err := r.Region(context.Background(), "", "shop", "p2")
+		second <- answer{got, err}
+	}()
+	time.Sleep(20 * time.Millisecond) // let the second caller join the lookup
+
+	cancelFirst()
+	select {
+	case err := <-firstErr:
+		wantKind(t, err, failure.Timeout, "Node n1")
+	case <-time.After(2 * time.Second):
+		t.Fatal("the cancelled caller was still waiting 2s after its cancellation")
+	}
+	close(l.gate)
+	got := <-second
+	if got.err != nil || got.region != "eu-west-1" {
+		t.Errorf("the caller that stayed got %q, %v; want eu-west-1", got.region, got.err)
+	}
+	if n := l.nodeCalls.Load(); n != 1 {
+		t.Errorf("node lookups = %d, want 1 shared by both callers", n)
 	}
 }

@@ -20,8 +20,10 @@ import (
 const (
 	DefaultPodIdentityIPv4Endpoint = "http://169.254.170.23/v1/credentials"
 	DefaultPodIdentityIPv6Endpoint = "http://[fd00:ec2::23]/v1/credentials"
-	defaultPodIdentityTimeout      = 5 * time.Second
-	maxAgentAnswer                 = 64 << 10
+	// DefaultPodIdentityHTTPTimeout is the first attempt's timeout, the
+	// daemon's --pod-identity-http-timeout default.
+	DefaultPodIdentityHTTPTimeout = time.Second
+	maxAgentAnswer                = 64 << 10
 )
 
 // PodIdentityOptions configure the agent client; zero values take the
@@ -29,7 +31,14 @@ const (
 type PodIdentityOptions struct {
 	// IPv4Endpoint and IPv6Endpoint are the agent's full credential URLs.
 	IPv4Endpoint, IPv6Endpoint string
-	// HTTPTimeout bounds each attempt at one endpoint (default 5s).
+	// HTTPTimeout bounds the first attempt at one endpoint (default
+	// DefaultPodIdentityHTTPTimeout, 1s, as the daemon's
+	// --pod-identity-http-timeout). A failed attempt is retried with
+	// backoff within the caller's deadline, each attempt allowed twice the
+	// time of the one before (1s, 2s, 4s...). So with the defaults an agent
+	// that takes a second to answer works: a real eks-pod-identity-agent
+	// asks EKS Auth on a cache miss, and the second attempt, allowed 2s,
+	// gets its answer (about 2s for the whole exchange).
 	HTTPTimeout time.Duration
 	// HTTPClient is used as given. Nil means a client of its own that never
 	// goes through a proxy: the agent is on the node, and the pod's token
@@ -56,7 +65,7 @@ func NewPodIdentity(opts PodIdentityOptions) *PodIdentity {
 		p.v6 = DefaultPodIdentityIPv6Endpoint
 	}
 	if p.timeout <= 0 {
-		p.timeout = defaultPodIdentityTimeout
+		p.timeout = DefaultPodIdentityHTTPTimeout
 	}
 	if p.client == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -75,51 +84,6 @@ type agentCredentials struct {
 	Expiration      string `json:"Expiration"`
 }
 
-// transportError is a failure to get any HTTP answer from one endpoint: the
-// only failure after which "auto" tries the IPv6 endpoint.
-type transportError struct{ err error }
-
-func (e *transportError) Error() string { return e.err.Error() }
-func (e *transportError) Unwrap() error { return e.err }
-
-// Credentials asks the agent for id's credentials with token.
-// preferredAddressType "ipv4" or "ipv6" (any case) uses only that endpoint;
-// anything else is auto: IPv4, then IPv6 if IPv4 gave no HTTP answer at all.
-func (p *PodIdentity) Credentials(ctx context.Context, id Identity, token, preferredAddressType string) (aws.Credentials, error) {
-	var endpoints []string
-	switch strings.ToLower(preferredAddressType) {
-	case "ipv4":
-		endpoints = []string{p.v4}
-	case "ipv6":
-		endpoints = []string{p.v6}
-	default:
-		endpoints = []string{p.v4, p.v6}
-	}
-	var errs []error
-	for _, ep := range endpoints {
-		c, err := p.ask(ctx, ep, token)
-		if err == nil {
-			return c, nil
-		}
-		var te *transportError
-		if !errors.As(err, &te) {
-			return aws.Credentials{}, redact(p.classify(id, ep, err), token)
-		}
-		errs = append(errs, fmt.Errorf("%s: %w", ep, err))
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	err := errors.Join(errs...)
-	kind := failure.Unavailable
-	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
-		kind = failure.Timeout
-	}
-	return aws.Credentials{}, redact(failure.Wrap(kind, err,
-		"getting EKS Pod Identity credentials for ServiceAccount %s/%s: the agent did not answer (is the eks-pod-identity-agent add-on running on this node?)",
-		id.Namespace, id.ServiceAccount), token)
-}
-
 // agentError is an HTTP answer other than 200.
 type agentError struct {
 	status int
@@ -133,18 +97,24 @@ func (e *agentError) Error() string {
 	return fmt.Sprintf("HTTP %d: %s", e.status, e.msg)
 }
 
-func (p *PodIdentity) classify(id Identity, endpoint string, err error) error {
+// classify turns the agent's last answer, after attempts attempts, into
+// the error users read.
+func (p *PodIdentity) classify(id Identity, endpoint string, err error, attempts int) error {
 	who := id.Namespace + "/" + id.ServiceAccount
 	var fe *failure.Error
 	if errors.As(err, &fe) {
 		return err
 	}
+	if attempts > 1 {
+		who += " after " + plural(attempts, "attempt")
+	}
 	var ae *agentError
 	if !errors.As(err, &ae) {
-		return failure.Wrap(failure.Unavailable, err, "getting EKS Pod Identity credentials for ServiceAccount %s from %s", who, endpoint)
+		// Quoted, not wrapped: see giveUp.
+		return failure.New(failure.Unavailable, "getting EKS Pod Identity credentials for ServiceAccount %s from %s: %v", who, endpoint, err)
 	}
-	hint := fmt.Sprintf("ServiceAccount %s needs an EKS Pod Identity association in this cluster (aws eks create-pod-identity-association --namespace %s --service-account %s --role-arn ...), or set usePodIdentity: \"false\" to use IRSA",
-		who, id.Namespace, id.ServiceAccount)
+	hint := fmt.Sprintf("ServiceAccount %s/%s needs an EKS Pod Identity association in this cluster (aws eks create-pod-identity-association --namespace %s --service-account %s --role-arn ...), or set usePodIdentity: \"false\" to use IRSA",
+		id.Namespace, id.ServiceAccount, id.Namespace, id.ServiceAccount)
 	switch {
 	case ae.status == http.StatusUnauthorized || ae.status == http.StatusForbidden:
 		return failure.Wrap(failure.PermissionDenied, err, "the EKS Pod Identity agent refused credentials for ServiceAccount %s; %s", who, hint)
@@ -157,9 +127,10 @@ func (p *PodIdentity) classify(id Identity, endpoint string, err error) error {
 	}
 }
 
-// ask makes one attempt at one endpoint.
-func (p *PodIdentity) ask(ctx context.Context, endpoint, token string) (aws.Credentials, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+// ask makes one attempt at one endpoint, bounded by timeout.
+func (p *PodIdentity) ask(ctx context.Context, endpoint, token string, timeout time.Duration) (aws.Credentials, error) {
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
 	if err != nil {
@@ -170,12 +141,12 @@ func (p *PodIdentity) ask(ctx context.Context, endpoint, token string) (aws.Cred
 	req.Header.Set("Accept", "application/json")
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return aws.Credentials{}, &transportError{err: err}
+		return aws.Credentials{}, &transportError{err: attemptCause(parent, err, timeout)}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAgentAnswer))
 	if err != nil {
-		return aws.Credentials{}, fmt.Errorf("reading the agent's answer: %w", err)
+		return aws.Credentials{}, &readError{err: attemptCause(parent, err, timeout)}
 	}
 	if resp.StatusCode != http.StatusOK {
 		return aws.Credentials{}, &agentError{status: resp.StatusCode, msg: agentMessage(body)}

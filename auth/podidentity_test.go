@@ -112,7 +112,10 @@ func TestPodIdentityEndpointChoice(t *testing.T) {
 				opts.IPv6Endpoint = deadEndpoint(t)
 			}
 			tok := saToken(t, "shop", "cart", AudiencePodIdentity).Token
-			creds, err := NewPodIdentity(opts).Credentials(context.Background(), podID, tok, tt.preferred)
+			// A dead endpoint is retried until the deadline.
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			creds, err := NewPodIdentity(opts).Credentials(ctx, podID, tok, tt.preferred)
 			if tt.wantErrFragments != nil {
 				wantKind(t, err, tt.wantErr, tt.wantErrFragments...)
 			} else if err != nil {
@@ -184,7 +187,10 @@ func TestPodIdentityAgentRefusals(t *testing.T) {
 			v4.status, v4.body = tt.status, tt.body
 			p := NewPodIdentity(PodIdentityOptions{IPv4Endpoint: v4.URL, IPv6Endpoint: v6.URL})
 			tok := saToken(t, "shop", "cart", AudiencePodIdentity).Token
-			_, err := p.Credentials(context.Background(), podID, tok, "auto")
+			// 429 and 5xx are retried until the deadline, then reported.
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			_, err := p.Credentials(ctx, podID, tok, "auto")
 			wantKind(t, err, tt.kind, tt.fragments...)
 			if v6.calls.Load() != 0 {
 				t.Errorf("an HTTP answer from IPv4 must not fall back to IPv6 (%d calls)", v6.calls.Load())
@@ -199,7 +205,7 @@ func TestPodIdentityAgentRefusals(t *testing.T) {
 func TestPodIdentityDefaults(t *testing.T) {
 	t.Parallel()
 	p := NewPodIdentity(PodIdentityOptions{})
-	if p.v4 != "http://169.254.170.23/v1/credentials" || p.v6 != "http://[fd00:ec2::23]/v1/credentials" || p.timeout != 5*time.Second {
+	if p.v4 != "http://169.254.170.23/v1/credentials" || p.v6 != "http://[fd00:ec2::23]/v1/credentials" || p.timeout != time.Second {
 		t.Errorf("defaults: %q %q %v", p.v4, p.v6, p.timeout)
 	}
 	if tr, ok := p.client.Transport.(*http.Transport); !ok || tr.Proxy != nil {

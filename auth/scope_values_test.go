@@ -89,7 +89,7 @@ func mount(t *testing.T, creds *auth.Credentials, fetcher *provider.Fetcher, pod
 	exp := time.Now().Add(time.Hour)
 	req := auth.Request{
 		Namespace: "shop", ServiceAccount: "cart", PodName: pod, PodUID: "uid-" + pod, Region: "us-west-2",
-		Tokens: map[string]auth.Token{auth.AudienceSTS: {Token: jwt(t, exp), Expiration: exp}},
+		Tokens: map[string]auth.Token{auth.AudienceSTS: {Token: jwt(t, exp, pod), Expiration: exp}},
 	}
 	id, p, err := creds.Resolve(ctx, req)
 	if err != nil {
@@ -101,11 +101,13 @@ func mount(t *testing.T, creds *auth.Credentials, fetcher *provider.Fetcher, pod
 	}
 }
 
-// jwt is an unsigned token for shop/cart and sts.amazonaws.com.
-func jwt(t *testing.T, exp time.Time) string {
+// jwt is an unsigned token for shop/cart and sts.amazonaws.com, bound to
+// pod shop/<pod> as kubelet's tokens for CSI volumes are.
+func jwt(t *testing.T, exp time.Time, pod string) string {
 	claims, err := json.Marshal(map[string]any{
 		"sub": "system:serviceaccount:shop:cart", "aud": []string{auth.AudienceSTS},
 		"iss": "https://kubernetes.default.svc", "exp": exp.Unix(), "iat": time.Now().Unix(),
+		"kubernetes.io": map[string]any{"namespace": "shop", "pod": map[string]string{"name": pod, "uid": "uid-" + pod}},
 	})
 	if err != nil {
 		t.Fatal(err)

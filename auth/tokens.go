@@ -98,6 +98,14 @@ type claims struct {
 	Subject  string          `json:"sub"`
 	Audience json.RawMessage `json:"aud"`
 	Expiry   *float64        `json:"exp"`
+	// Kubernetes is the private claim of a bound token; Pod is set when
+	// the token is bound to a pod (kubelet's TokenRequest for a volume).
+	Kubernetes *struct {
+		Pod *struct {
+			Name string `json:"name"`
+			UID  string `json:"uid"`
+		} `json:"pod"`
+	} `json:"kubernetes.io"`
 }
 
 // CheckToken refuses (failure.Unauthenticated) a token that is expired (by
@@ -113,42 +121,69 @@ type claims struct {
 // socket; a forged token naming the pod's own ServiceAccount gains nothing
 // the pod does not already have.
 func CheckToken(tok Token, audience, namespace, serviceAccount string, now time.Time) error {
+	_, err := checkToken(tok, audience, namespace, serviceAccount, now)
+	return err
+}
+
+// checkToken is CheckToken, returning the claims it read.
+func checkToken(tok Token, audience, namespace, serviceAccount string, now time.Time) (claims, error) {
 	who := namespace + "/" + serviceAccount
 	if !tok.Expiration.IsZero() && !now.Before(tok.Expiration) {
-		return failure.New(failure.Unauthenticated,
+		return claims{}, failure.New(failure.Unauthenticated,
 			"the service account token for audience %q of ServiceAccount %s expired at %s; kubelet sends a fresh one on the next republish",
 			audience, who, tok.Expiration.UTC().Format(time.RFC3339))
 	}
 	c, err := decodeClaims(tok.Token)
 	if err != nil {
-		return failure.New(failure.Unauthenticated,
+		return claims{}, failure.New(failure.Unauthenticated,
 			"the service account token for audience %q of ServiceAccount %s is not a valid JWT: %s", audience, who, err)
 	}
 	if c.Expiry == nil {
-		return failure.New(failure.Unauthenticated,
+		return claims{}, failure.New(failure.Unauthenticated,
 			"the service account token for audience %q of ServiceAccount %s has no exp claim", audience, who)
 	}
 	exp := unixFloat(*c.Expiry)
 	if !now.Before(exp) {
-		return failure.New(failure.Unauthenticated,
+		return claims{}, failure.New(failure.Unauthenticated,
 			"the service account token for audience %q of ServiceAccount %s expired at %s; kubelet sends a fresh one on the next republish",
 			audience, who, exp.UTC().Format(time.RFC3339))
 	}
 	want := "system:serviceaccount:" + namespace + ":" + serviceAccount
 	if c.Subject != want {
-		return failure.New(failure.Unauthenticated,
+		return claims{}, failure.New(failure.Unauthenticated,
 			"the service account token for audience %q names subject %q, but the pod runs as %q; refusing to use it",
 			audience, c.Subject, want)
 	}
 	auds, err := audiences(c.Audience)
 	if err != nil {
-		return failure.New(failure.Unauthenticated,
+		return claims{}, failure.New(failure.Unauthenticated,
 			"the service account token for audience %q of ServiceAccount %s is not a valid JWT: %s", audience, who, err)
 	}
 	if !slices.Contains(auds, audience) {
-		return failure.New(failure.Unauthenticated,
+		return claims{}, failure.New(failure.Unauthenticated,
 			"the service account token sent for audience %q of ServiceAccount %s is for audiences %q instead",
 			audience, who, auds)
+	}
+	return c, nil
+}
+
+// checkPodClaim refuses (failure.Unauthenticated) a token that is not bound
+// to the request's pod: without a kubernetes.io pod claim, or whose claim
+// names another pod name or UID. The per-pod scope keys credentials by the
+// request's pod UID, so the token must prove that pod, not only its
+// ServiceAccount.
+func checkPodClaim(c claims, audience string, r Request) error {
+	if c.Kubernetes == nil || c.Kubernetes.Pod == nil {
+		return failure.New(failure.Unauthenticated,
+			"the service account token for audience %q of ServiceAccount %s/%s is not bound to a pod (it has no kubernetes.io pod claim); "+
+				"the per-pod cache scope (--cache-scope=pod) needs pod-bound tokens, as kubelet's TokenRequest for CSI drivers makes",
+			audience, r.Namespace, r.ServiceAccount)
+	}
+	p := c.Kubernetes.Pod
+	if p.Name != r.PodName || p.UID != r.PodUID {
+		return failure.New(failure.Unauthenticated,
+			"the service account token for audience %q is bound to pod %s (uid %s), but the request is for pod %s/%s (uid %s); refusing to use it",
+			audience, quotePrefix(p.Name), quotePrefix(p.UID), r.Namespace, quotePrefix(r.PodName), quotePrefix(r.PodUID))
 	}
 	return nil
 }

@@ -212,6 +212,67 @@ func IsClientFault(err error) bool {
 	return false
 }
 
+// credentialRejectedCodes are the AWS error codes that say the credentials
+// themselves are expired or unknown (not that they lack a permission).
+var credentialRejectedCodes = map[string]bool{
+	"ExpiredToken":                true,
+	"ExpiredTokenException":       true,
+	"InvalidClientTokenId":        true,
+	"UnrecognizedClientException": true,
+}
+
+// credentialRejectedPhrase starts AWS's message for those codes ("... is
+// expired", "... is invalid"). A message is taken to be AWS's only when it
+// starts with the phrase: a validation message that echoes a caller's value
+// starts otherwise.
+const credentialRejectedPhrase = "the security token included in the request is "
+
+// IsCredentialRejected reports whether err says AWS rejected the credentials
+// a call was signed with as expired or invalid (ExpiredToken,
+// ExpiredTokenException, InvalidClientTokenId, UnrecognizedClientException,
+// or a message "The security token included in the request is
+// expired/invalid"): a definite credential error, after which cached
+// credentials are dropped at once (DESIGN invariant 8). AccessDenied is not
+// one: it also means a missing permission.
+//
+// An error that no longer carries the AWS error (a message built with
+// Describe, "CODE: message") is recognised by AWS's message after ": ",
+// when its Kind is one those codes map to.
+func IsCredentialRejected(err error) bool {
+	if err == nil {
+		return false
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		return credentialRejectedCodes[api.ErrorCode()] || startsRejected(api.ErrorMessage())
+	}
+	if k := KindOf(err); k != Unauthenticated && k != PermissionDenied {
+		return false
+	}
+	msg := err.Error()
+	for {
+		i := strings.Index(msg, ": ")
+		if i < 0 {
+			return false
+		}
+		msg = msg[i+2:]
+		if startsRejected(msg) {
+			return true
+		}
+	}
+}
+
+// startsRejected reports whether msg starts with AWS's message for a
+// rejected credential.
+func startsRejected(msg string) bool {
+	n := len(credentialRejectedPhrase)
+	if len(msg) < n || !strings.EqualFold(msg[:n], credentialRejectedPhrase) {
+		return false
+	}
+	rest := strings.ToLower(msg[n:])
+	return strings.HasPrefix(rest, "expired") || strings.HasPrefix(rest, "invalid")
+}
+
 // Describe reduces err to text safe to show users: for AWS errors the code
 // and AWS's message (no request id, no HTTP dump); otherwise err's text.
 func Describe(err error) string {

@@ -67,3 +67,42 @@ func TestDescribeDropsRequestIDsAndHTTPDetail(t *testing.T) {
 		t.Errorf("kind = %v", KindOf(err))
 	}
 }
+
+func TestIsCredentialRejected(t *testing.T) {
+	cases := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"an ExpiredTokenException from Secrets Manager is a rejection", sdkError(400, "ExpiredTokenException", smithy.FaultClient), true},
+		{"an S3-style ExpiredToken is a rejection", sdkError(400, "ExpiredToken", smithy.FaultUnknown), true},
+		{"an InvalidClientTokenId is a rejection", sdkError(403, "InvalidClientTokenId", smithy.FaultClient), true},
+		{"an UnrecognizedClientException from SSM is a rejection", sdkError(400, "UnrecognizedClientException", smithy.FaultClient), true},
+		{"an unknown code with AWS's expired-token message is a rejection",
+			&smithy.GenericAPIError{Code: "SomethingNew", Message: "The security token included in the request is expired"}, true},
+		{"an unknown code with AWS's invalid-token message is a rejection",
+			&smithy.GenericAPIError{Code: "SomethingNew", Message: "The security token included in the request is invalid."}, true},
+		{"a rejection wrapped with context is still one",
+			WrapAWS(sdkError(400, "ExpiredTokenException", smithy.FaultClient), "objects[0] %q in %s", "db", "us-east-1"), true},
+		{"a message built from Describe with AWS's text is a rejection",
+			&Error{Kind: Unauthenticated, Msg: `objects[0] Secrets Manager secret "db" in us-east-1: ExpiredTokenException: The security token included in the request is expired`}, true},
+		{"an AccessDeniedException is not a rejection: it also means a missing permission",
+			sdkError(400, "AccessDeniedException", smithy.FaultClient), false},
+		{"a secret named after a code is not a rejection",
+			&Error{Kind: PermissionDenied, Msg: `objects[0] Secrets Manager secret "ExpiredTokenException" in us-east-1: AccessDeniedException: no`}, false},
+		{"a validation message echoing AWS's text is not a rejection",
+			&smithy.GenericAPIError{Code: "ValidationException", Message: "Value 'The security token included in the request is expired' at 'secretId' failed to satisfy constraint"}, false},
+		{"AWS's text in an error of another kind is not a rejection",
+			&Error{Kind: InvalidArgument, Msg: "objects[0] in us-east-1: ValidationException: The security token included in the request is expired"}, false},
+		{"a server fault is not a rejection", sdkError(500, "InternalServiceError", smithy.FaultServer), false},
+		{"a deadline is not a rejection", context.DeadlineExceeded, false},
+		{"no error is not a rejection", nil, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := IsCredentialRejected(tc.err); got != tc.want {
+				t.Errorf("IsCredentialRejected = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
