@@ -76,7 +76,7 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.Float64Var(&c.QPS, "qps", 50, "Kubernetes client queries per second (the reference's 5 throttles bursts of mounts)")
 	fs.IntVar(&c.Burst, "burst", 100, "Kubernetes client burst")
 	fs.DurationVar(&c.PodIdentityHTTPTimeout, "pod-identity-http-timeout", time.Second,
-		"timeout of one call to the EKS Pod Identity agent")
+		"timeout of the first attempt to get credentials from the EKS Pod Identity agent; a 5xx, a 429, a dropped connection or a timeout is retried with backoff and jitter within the Mount's deadline, each attempt getting twice the time of the one before")
 	fs.StringVar(&c.EKSAddonVersion, "eks-addon-version", "",
 		"accepted for compatibility with the reference provider's manifests; only logged")
 	fs.StringVar(&c.PodIdentityIPv4, "pod-identity-endpoint-ipv4", "http://169.254.170.23/v1/credentials",

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"sort"
 	"strings"
 	"sync"
@@ -97,7 +96,7 @@ func (r *regionRead) readBatch(ctx context.Context, api SecretsManagerAPI, chunk
 		return res, readAt, err
 	})
 	if failure.IsClientFault(err) {
-		if isAccessDenied(err) {
+		if failure.IsAccessDenied(err) {
 			// The role lacks secretsmanager:BatchGetSecretValue: remember
 			// it for this identity.
 			f.noBatch.add(r.scope+"\x00"+r.region, f.opts.BatchDeniedFor)
@@ -279,11 +278,6 @@ func secretMatches(id, name, arn string) bool {
 	return strings.HasPrefix(id, "arn:") && strings.HasPrefix(arn, id+"-") && len(arn) == len(id)+7
 }
 
-// isAccessDenied reports an AWS access denial for the whole call.
-func isAccessDenied(err error) bool {
-	var api smithy.APIError
-	return errors.As(err, &api) && (api.ErrorCode() == "AccessDeniedException" || api.ErrorCode() == "AccessDenied")
-}
 
 // secretValue turns a Secrets Manager answer into a Value: SecretString as
 // is, SecretBinary as raw bytes (the SDK has already decoded its base64).

@@ -1,7 +1,12 @@
 package server_test
 
 import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,7 +40,7 @@ func newFaultEnv(t *testing.T, o daemonOptions) *faultEnv {
 	f.PutSecretString("us-west-2", "db", "db-1")
 	f.PutParameter("us-west-2", "/app/flag", "SecureString", "flag-1")
 	if o.kube == nil {
-		o.kube = cluster(serviceAccount("team", "app", role), serviceAccount("team", "fresh", role))
+		o.kube = cluster(serviceAccount("team", "app", role), serviceAccount("team", "fresh", role), serviceAccount("team", "third", role))
 	}
 	o.endpoint, o.cacheTTL = url, faultTTL
 	if o.staleMax == 0 {
@@ -200,4 +205,188 @@ func TestTheAPIServerGoingAwayAfterStart(t *testing.T) {
 	if n := e.d.metric(t, "csi_provider_aws_mounts_total", map[string]string{"outcome": "Unavailable"}); n != 1 {
 		t.Errorf("mounts_total{outcome=Unavailable} = %v, want 1", n)
 	}
+}
+
+// TestCredentialsAWSRejectsAreDroppedAtOnce: credentials revoked ("Revoke
+// active sessions", an AccessDenied with an explicit deny) or expired early
+// are dropped on AWS's answer and the read retried once with new ones,
+// instead of failing every Mount of the identity until the refresh about
+// 40 minutes later.
+func TestCredentialsAWSRejectsAreDroppedAtOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		reject func(f *fakeaws.Server)
+	}{
+		{"sessions revoked with an explicit deny", func(f *fakeaws.Server) { f.RevokeSessions(role) }},
+		{"credentials expired before their time", func(f *fakeaws.Server) { f.ExpireSessions(role) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newFaultEnv(t, daemonOptions{deniedCredsMinAge: time.Nanosecond})
+			e.fake.PutSecretString("us-west-2", "db", "db-2")
+			// Past the TTL, and a republish after a republish: AWS is asked.
+			afterTTL()
+			if _, err := e.d.mount(t, e.p, e.params, e.target); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(10 * time.Millisecond) // sessions issued until now are revoked
+			tc.reject(e.fake)
+			afterTTL()
+			sts := e.d.calls.count("STS", "AssumeRoleWithWebIdentity", "us-west-2")
+			if _, err := e.d.mount(t, e.p, e.params, e.target); err != nil {
+				t.Fatalf("the Mount after AWS rejected the cached credentials: %v, want it served with new ones", err)
+			}
+			e.wantFiles(t, "db-2", "flag-1")
+			if n := e.d.calls.count("STS", "AssumeRoleWithWebIdentity", "us-west-2") - sts; n != 1 {
+				t.Errorf("STS calls = %d, want 1 for the new credentials", n)
+			}
+		})
+	}
+	t.Run("a denial of fresh credentials is not retried: it is a missing permission", func(t *testing.T) {
+		e := newFaultEnv(t, daemonOptions{})
+		afterTTL()
+		e.fake.DenySecret(role, "db")
+		sts := e.d.calls.count("STS", "AssumeRoleWithWebIdentity", "us-west-2")
+		if _, err := e.d.mount(t, e.p, e.params, e.target); status.Code(err) != codes.PermissionDenied {
+			t.Fatalf("err = %v, want PermissionDenied", err)
+		}
+		if n := e.d.calls.count("STS", "AssumeRoleWithWebIdentity", "us-west-2") - sts; n != 0 {
+			t.Errorf("STS calls = %d: credentials a minute old were dropped for a plain denial", n)
+		}
+	})
+}
+
+// TestAnSTSOutageInThePrimaryRegionIsCoveredByTheFailoverRegion: a class
+// with a failoverRegion gets credentials from the failover region's STS
+// while the primary's fails with a server fault; a denial there is not
+// failed over.
+func TestAnSTSOutageInThePrimaryRegionIsCoveredByTheFailoverRegion(t *testing.T) {
+	e := newFaultEnv(t, daemonOptions{})
+	e.fake.PutSecretString("us-east-1", "db", "db-east")
+	e.fake.PutParameter("us-east-1", "/app/flag", "SecureString", "flag-east")
+	params := map[string]string{"region": "us-west-2", "failoverRegion": "us-east-1", "objects": e.params["objects"]}
+	// STS calls are unsigned: the fake cannot tell their region, but the
+	// primary is always asked first (and retried once), so the first two
+	// fail; the daemon's own counter says which region answered.
+	e.fake.Inject(fakeaws.Fault{Service: "sts", Status: 500, Count: 2})
+	target := t.TempDir()
+	if _, err := e.d.mount(t, pod{ns: "team", name: "fresh-pod", sa: "fresh"}, params, target); err != nil {
+		t.Fatalf("an identity with nothing cached while the primary's STS fails: %v", err)
+	}
+	if got := readMount(t, target)["db"].data; got != "db-1" {
+		t.Errorf("db = %q, want the primary's value: only STS failed over", got)
+	}
+	if n := e.d.calls.count("STS", "AssumeRoleWithWebIdentity", "us-east-1"); n != 1 {
+		t.Errorf("STS calls in the failover region = %d, want 1", n)
+	}
+	e.fake.ClearFaults()
+	e.fake.Inject(fakeaws.Fault{Service: "sts", Code: "AccessDenied", Status: 403, Count: 1})
+	before := e.d.calls.count("STS", "AssumeRoleWithWebIdentity", "us-east-1")
+	_, err := e.d.mount(t, pod{ns: "team", name: "p3", sa: "third"}, params, t.TempDir())
+	if status.Code(err) != codes.PermissionDenied {
+		t.Errorf("err = %v, want the primary STS's denial", err)
+	}
+	if e.d.calls.count("STS", "AssumeRoleWithWebIdentity", "us-east-1") != before {
+		t.Error("a denial by the primary's STS was sent to the failover region")
+	}
+}
+
+// flakyAgent is an EKS Pod Identity agent whose next answers can be set:
+// "down" (the connection is dropped), "500", "429", "slow" (1.05 s, as an
+// agent calling EKS Auth on a cache miss) or "ok" once the script is used up.
+type flakyAgent struct {
+	*httptest.Server
+	mu     sync.Mutex
+	script []string
+	calls  int
+}
+
+func newFlakyAgent(t *testing.T) *flakyAgent {
+	a := &flakyAgent{}
+	a.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.mu.Lock()
+		a.calls++
+		next := "ok"
+		if len(a.script) > 0 {
+			next, a.script = a.script[0], a.script[1:]
+		}
+		a.mu.Unlock()
+		switch next {
+		case "down":
+			if hj, ok := w.(http.Hijacker); ok {
+				if c, _, err := hj.Hijack(); err == nil {
+					c.Close()
+				}
+			}
+			return
+		case "500", "429":
+			code := map[string]int{"500": 500, "429": 429}[next]
+			http.Error(w, `{"code":"Failure","message":"injected"}`, code)
+			return
+		case "slow":
+			time.Sleep(1050 * time.Millisecond)
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{
+			"AccessKeyId": "ASIAAGENT", "SecretAccessKey": "agent-secret", "Token": "agent-session",
+			"AccountId": "123456789012", "Expiration": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)})
+	}))
+	t.Cleanup(a.Close)
+	return a
+}
+
+func (a *flakyAgent) then(answers ...string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.script, a.calls = answers, 0
+}
+
+// TestAPodIdentityAgentThatFaltersIsRetried: with the daemon's default
+// flags, an agent that fails once, throttles once, or takes a second to
+// answer still gets the pod its credentials; one that stays down fails the
+// Mount within its deadline with a message naming the agent add-on, and the
+// pod's files stay as they were.
+func TestAPodIdentityAgentThatFaltersIsRetried(t *testing.T) {
+	agent := newFlakyAgent(t)
+	e := newFaultEnv(t, daemonOptions{podIdentityURL: agent.URL, mountTimeout: 6 * time.Second})
+	params := map[string]string{"region": "us-west-2", "usePodIdentity": "true", "preferredAddressType": "ipv4", "objects": e.params["objects"]}
+	for i, tc := range []struct {
+		name    string
+		answers []string
+	}{
+		{"an agent that answers 500 once", []string{"500"}},
+		{"an agent that throttles once", []string{"429"}},
+		{"an agent that drops the connection once", []string{"down"}},
+		{"an agent that takes a second to answer", []string{"slow"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			agent.then(tc.answers...)
+			// Another pod of another ServiceAccount each time: nothing cached.
+			sa := fmt.Sprintf("pi-%d", i)
+			target := t.TempDir()
+			if _, err := e.d.mount(t, pod{ns: "team", name: sa, sa: sa}, params, target); err != nil {
+				t.Fatalf("err = %v, want the Mount served after a retry", err)
+			}
+			if got := readMount(t, target)["db"].data; got != "db-1" {
+				t.Errorf("db = %q", got)
+			}
+		})
+	}
+	t.Run("an agent that stays down fails the Mount in time and says which add-on to check", func(t *testing.T) {
+		down := make([]string, 100)
+		for i := range down {
+			down[i] = "down"
+		}
+		agent.then(down...)
+		target := t.TempDir()
+		start := time.Now()
+		_, err := e.d.mount(t, pod{ns: "team", name: "pi-down", sa: "pi-down"}, params, target)
+		if status.Code(err) == codes.OK || !strings.Contains(err.Error(), "eks-pod-identity-agent") {
+			t.Errorf("err = %v, want a failure naming the eks-pod-identity-agent add-on", err)
+		}
+		if took := time.Since(start); took > 6*time.Second+500*time.Millisecond {
+			t.Errorf("the Mount took %v, past its 6s deadline", took)
+		}
+		if len(readMount(t, target)) != 0 {
+			t.Error("a failed first Mount wrote files")
+		}
+	})
 }

@@ -189,6 +189,7 @@ type daemonOptions struct {
 	staleMax            time.Duration
 	cacheScope          auth.ScopeMode
 	mountTimeout        time.Duration // default 20s
+	deniedCredsMinAge   time.Duration // default the daemon's (1m)
 	socket              string        // default: a new one (a restart reuses the old)
 }
 
@@ -229,11 +230,12 @@ func startDaemon(t testing.TB, o daemonOptions) *daemon {
 		Credentials: creds,
 		Fetcher: provider.NewFetcher(clients, provider.FetcherOptions{CacheTTL: o.cacheTTL, StaleMax: o.staleMax,
 			Observer: metrics}),
-		Regions:             auth.NewRegions(lookup, o.envRegion, "node-1"),
-		DriverWritesSecrets: o.driverWritesSecrets,
-		MountTimeout:        o.mountTimeout,
-		Version:             "1.2.3",
-		Observer:            metrics,
+		Regions:                 auth.NewRegions(lookup, o.envRegion, "node-1"),
+		DriverWritesSecrets:     o.driverWritesSecrets,
+		MountTimeout:            o.mountTimeout,
+		Version:                 "1.2.3",
+		Observer:                metrics,
+		DeniedCredentialsMinAge: o.deniedCredsMinAge,
 	})
 	if err != nil {
 		t.Fatal(err)

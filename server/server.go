@@ -36,6 +36,10 @@ const DefaultMaxResponseBytes = 4<<20 - 64<<10
 // Credentials turns a request's identity into AWS credentials (package auth).
 type Credentials interface {
 	Resolve(ctx context.Context, req auth.Request) (auth.Identity, aws.CredentialsProvider, error)
+	// Invalidate drops id's cached credentials if they still are those
+	// with accessKeyID and were obtained at least minAge ago, and reports
+	// whether it did.
+	Invalidate(id auth.Identity, accessKeyID string, minAge time.Duration) bool
 }
 
 // Fetcher reads a class's values (package provider).
@@ -70,6 +74,12 @@ type Options struct {
 	Version string
 	// Observer is optional.
 	Observer MountObserver
+	// DeniedCredentialsMinAge is how old cached credentials must be before
+	// an AccessDenied drops them and the read is retried once with new ones
+	// (default 1m). "Revoke active sessions" shows as AccessDenied, but so
+	// does a missing permission: the age bounds what a persistently denied
+	// pod costs to one extra STS call per identity per this period.
+	DeniedCredentialsMinAge time.Duration
 }
 
 // Server implements the driver's CSIDriverProvider gRPC service.
@@ -99,6 +109,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Version == "" {
 		opts.Version = "0.0.0-dev"
+	}
+	if opts.DeniedCredentialsMinAge <= 0 {
+		opts.DeniedCredentialsMinAge = time.Minute
 	}
 	return &Server{opts: opts, classes: provider.NewClassCache(512), republish: newRepublishes(defaultRememberedVolumes)}, nil
 }
@@ -185,14 +198,10 @@ func (s *Server) mount(ctx context.Context, req *v1alpha1.MountRequest, start ti
 	}
 	rec.region = region
 	areq.Region = region
+	areq.FailoverRegion = class.FailoverRegion
 	areq.UsePodIdentity = class.UsePodIdentity
 	areq.PreferredAddressType = class.PreferredAddressType
 
-	id, creds, err := s.opts.Credentials.Resolve(ctx, areq)
-	if err != nil {
-		return rec, err
-	}
-	rec.identity = string(id.Mode)
 	// The volume: kubelet's target path holds the pod UID; the UID attribute
 	// keeps two pods apart even if a path were reused.
 	volume := areq.PodUID
@@ -200,7 +209,8 @@ func (s *Server) mount(ctx context.Context, req *v1alpha1.MountRequest, start ti
 		volume = areq.Namespace + "/" + areq.PodName
 	}
 	notBefore := s.republish.notBefore(volume, req.GetTargetPath())
-	values, err := s.opts.Fetcher.Fetch(ctx, provider.FetchRequest{Scope: id.Key(), Credentials: creds, Class: class, NotBefore: notBefore})
+	values, id, err := s.fetch(ctx, areq, class, notBefore)
+	rec.identity = string(id.Mode)
 	if err != nil {
 		return rec, err
 	}
@@ -224,6 +234,39 @@ func (s *Server) mount(ctx context.Context, req *v1alpha1.MountRequest, start ti
 	s.republish.mounted(volume, req.GetTargetPath(), start)
 	rec.resp = resp
 	return rec, nil
+}
+
+// fetch resolves the pod's credentials and reads the class's values with
+// them. When AWS rejects the credentials (ExpiredToken,
+// InvalidClientTokenId...), or denies access with credentials old enough to
+// predate a "Revoke active sessions", the cached credentials are dropped and
+// the read is retried once with new ones (docs/design.md, invariant 8);
+// values already read are served from the cache on the retry.
+func (s *Server) fetch(ctx context.Context, areq auth.Request, class *provider.Class, notBefore time.Time) ([]provider.Value, auth.Identity, error) {
+	for attempt := 0; ; attempt++ {
+		id, creds, err := s.opts.Credentials.Resolve(ctx, areq)
+		if err != nil {
+			return nil, id, err
+		}
+		values, err := s.opts.Fetcher.Fetch(ctx, provider.FetchRequest{Scope: id.Key(), Credentials: creds, Class: class, NotBefore: notBefore})
+		if err == nil || attempt > 0 {
+			return values, id, err
+		}
+		var minAge time.Duration
+		switch {
+		case failure.IsCredentialRejected(err):
+		case failure.IsAccessDenied(err):
+			minAge = s.opts.DeniedCredentialsMinAge
+		default:
+			return nil, id, err
+		}
+		used, rerr := creds.Retrieve(ctx)
+		if rerr != nil || !s.opts.Credentials.Invalidate(id, used.AccessKeyID, minAge) {
+			return nil, id, err
+		}
+		klog.V(1).InfoS("AWS rejected cached credentials; retrying once with new ones", "mode", id.Mode,
+			"namespace", id.Namespace, "serviceAccount", id.ServiceAccount, "cause", failure.KindOf(err).String())
+	}
 }
 
 // write writes files into target (provider-writes mode), one writer per

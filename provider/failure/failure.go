@@ -227,39 +227,49 @@ var credentialRejectedCodes = map[string]bool{
 // starts otherwise.
 const credentialRejectedPhrase = "the security token included in the request is "
 
-// IsCredentialRejected reports whether err says AWS rejected the credentials
-// a call was signed with as expired or invalid (ExpiredToken,
-// ExpiredTokenException, InvalidClientTokenId, UnrecognizedClientException,
-// or a message "The security token included in the request is
-// expired/invalid"): a definite credential error, after which cached
-// credentials are dropped at once (DESIGN invariant 8). AccessDenied is not
-// one: it also means a missing permission.
-//
-// An error that no longer carries the AWS error (a message built with
-// Describe, "CODE: message") is recognised by AWS's message after ": ",
-// when its Kind is one those codes map to.
+// IsCredentialRejected reports whether err, or any error it carries (a
+// Mount's per-object failures keep their AWS answers as Causes), says AWS
+// rejected the credentials a call was signed with as expired or invalid
+// (ExpiredToken, ExpiredTokenException, InvalidClientTokenId,
+// UnrecognizedClientException, or a message "The security token included
+// in the request is expired/invalid"): a definite credential error, after
+// which cached credentials are dropped at once (docs/design.md, invariant
+// 8). AccessDenied is not one: it also means a missing permission.
 func IsCredentialRejected(err error) bool {
+	return anyAPIError(err, func(api smithy.APIError) bool {
+		return credentialRejectedCodes[api.ErrorCode()] || startsRejected(api.ErrorMessage())
+	})
+}
+
+// IsAccessDenied reports whether err, or any error it carries, is an AWS
+// access denial: a missing permission, or credentials revoked with IAM's
+// "Revoke active sessions", which looks the same.
+func IsAccessDenied(err error) bool {
+	return anyAPIError(err, func(api smithy.APIError) bool {
+		c := api.ErrorCode()
+		return c == "AccessDeniedException" || c == "AccessDenied"
+	})
+}
+
+// anyAPIError walks err's whole tree (errors.As stops at the first match).
+func anyAPIError(err error, match func(smithy.APIError) bool) bool {
 	if err == nil {
 		return false
 	}
-	var api smithy.APIError
-	if errors.As(err, &api) {
-		return credentialRejectedCodes[api.ErrorCode()] || startsRejected(api.ErrorMessage())
+	if api, ok := err.(smithy.APIError); ok && match(api) {
+		return true
 	}
-	if k := KindOf(err); k != Unauthenticated && k != PermissionDenied {
-		return false
-	}
-	msg := err.Error()
-	for {
-		i := strings.Index(msg, ": ")
-		if i < 0 {
-			return false
-		}
-		msg = msg[i+2:]
-		if startsRejected(msg) {
-			return true
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return anyAPIError(u.Unwrap(), match)
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if anyAPIError(e, match) {
+				return true
+			}
 		}
 	}
+	return false
 }
 
 // startsRejected reports whether msg starts with AWS's message for a
