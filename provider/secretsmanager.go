@@ -278,7 +278,6 @@ func secretMatches(id, name, arn string) bool {
 	return strings.HasPrefix(id, "arn:") && strings.HasPrefix(arn, id+"-") && len(arn) == len(id)+7
 }
 
-
 // secretValue turns a Secrets Manager answer into a Value: SecretString as
 // is, SecretBinary as raw bytes (the SDK has already decoded its base64).
 func secretValue(s *string, b []byte, versionID *string) (Value, error) {
