@@ -70,6 +70,9 @@ type JMESPathFile struct {
 	Path     string
 	FileName string
 	Mode     int32
+	// expr is Path compiled and checked by ParseClass; nil in a
+	// JMESPathFile built by hand, which BuildFiles then compiles.
+	expr *jmesExpr
 }
 
 // FailoverObject is the `failoverObject` of an entry.

@@ -181,12 +181,12 @@ func BuildFiles(c *Class, values []Value, limit int) ([]File, error) {
 		first := len(files)
 		files = append(files, File{Path: o.FileName, Mode: o.Mode, Contents: v.Data, Version: v.Version})
 		if len(o.JMESPath) > 0 {
-			parts, err := extractJMESPath(o, v.Data)
+			err := extractJMESPath(o, v.Data, func(j int, s string) error {
+				files = append(files, File{Path: o.JMESPath[j].FileName, Mode: o.JMESPath[j].Mode, Contents: []byte(s), Version: v.Version})
+				return nil
+			})
 			if err != nil {
 				return nil, err
-			}
-			for j, p := range parts {
-				files = append(files, File{Path: o.JMESPath[j].FileName, Mode: o.JMESPath[j].Mode, Contents: p, Version: v.Version})
 			}
 		}
 		for _, f := range files[first:] {

@@ -507,12 +507,9 @@ func parseJMESPath(label string, n *yaml.Node, translation string, objMode int32
 		if alias == "" {
 			return nil, invalidArg("%s (path %q) has no objectAlias; set objectAlias to the name of the file its result is written to", where, path)
 		}
-		jp, err := compileJMESPath(path)
+		expr, err := compileJMESPath(path)
 		if err != nil {
-			return nil, invalidArg("%s: path %q is not a valid JMESPath expression (%s); see https://jmespath.org/specification.html", where, path, err)
-		}
-		if msg, found := unknownFunction(jp); found {
-			return nil, invalidArg("%s: path %q calls a function JMESPath does not have (%s)", where, path, msg)
+			return nil, invalidArg("%s: %s", where, err)
 		}
 		mode, err := filePermission(label, fmt.Sprintf("jmesPath[%d] filePermission", j), f[keyFilePermission], objMode)
 		if err != nil {
@@ -522,7 +519,7 @@ func parseJMESPath(label string, n *yaml.Node, translation string, objMode int32
 		if why := checkRelPath(name); why != "" {
 			return nil, invalidArg("%s: objectAlias gives file name %q, which %s; use a relative path without \"..\"", where, name, why)
 		}
-		out = append(out, JMESPathFile{Path: path, FileName: name, Mode: mode})
+		out = append(out, JMESPathFile{Path: path, FileName: name, Mode: mode, expr: expr})
 	}
 	return out, nil
 }
