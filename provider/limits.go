@@ -1,6 +1,10 @@
 package provider
 
-import "fmt"
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+)
 
 // Limits on what a SecretProviderClass controls (docs/limits.md lists each
 // with its message and reason). Whoever may create a class in a namespace
@@ -63,8 +67,9 @@ type classParam struct {
 }
 
 // classParams is the one list of parameters the parser reads. ParseClass
-// sees only these values (classValues): a parameter not added here never
-// reaches the parser.
+// sees only these values (classValues), and ClassCache keys its entries by
+// a hash of exactly these values: a parameter added here is part of the key
+// by construction, and one not added here never reaches the parser.
 var classParams = [...]classParam{
 	pObjects: {paramObjects, maxObjectsBytes,
 		"split the objects into several SecretProviderClasses, each mounted as its own volume"},
@@ -97,6 +102,27 @@ func (v *classValues) checkLengths() error {
 		}
 	}
 	return nil
+}
+
+// key is the class cache's key: a SHA-256 of the driver's default mode and
+// every value, each prefixed with its length so values cannot run into
+// each other. The values are fed through a small buffer rather than
+// copied whole.
+func (v *classValues) key(defaultMode int32) [sha256.Size]byte {
+	h := sha256.New()
+	var buf [512]byte
+	h.Write(binary.BigEndian.AppendUint32(buf[:0], uint32(defaultMode)))
+	for _, s := range v {
+		h.Write(binary.BigEndian.AppendUint64(buf[:0], uint64(len(s))))
+		for len(s) > 0 {
+			n := copy(buf[:], s)
+			h.Write(buf[:n])
+			s = s[n:]
+		}
+	}
+	var k [sha256.Size]byte
+	h.Sum(k[:0])
+	return k
 }
 
 // parseState is what parsing one class keeps across its objects: the
