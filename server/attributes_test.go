@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -80,4 +81,45 @@ func TestParseSecrets(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "secrets field is 262156 bytes, more than the 256 KiB allowed") || strings.Contains(err.Error(), "sss") {
 		t.Errorf("parseSecrets of 256 KiB = %v", err)
 	}
+}
+
+// FuzzAttributes feeds parseAttributes arbitrary text: it never panics,
+// refuses only with InvalidArgument and a short message that never quotes
+// a value, accepts nothing past its limits, and stays within its
+// allocation bound.
+func FuzzAttributes(f *testing.F) {
+	for _, seed := range []string{
+		`{"objects":"- {objectName: db}","csi.storage.k8s.io/pod.name":"p"}`,
+		`{"a":null}`, `{"a":1}`, `[]`, `{`, ``, `{"a":"b"}x`, attributesJSON(129),
+		`{"a":"\u0000\ud800"}`, `{"a":{"b":[[[[[[[[]]]]]]]]}}`,
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		got, err := parseAttributes(in)
+		runtime.ReadMemStats(&after)
+		if n := after.TotalAlloc - before.TotalAlloc; n > 64<<20 {
+			t.Fatalf("one input allocated %d bytes", n)
+		}
+		if err != nil {
+			if failure.KindOf(err) != failure.InvalidArgument || len(err.Error()) > 512 {
+				t.Fatalf("error %v (kind %v, %d bytes)", err, failure.KindOf(err), len(err.Error()))
+			}
+			return
+		}
+		if len(in) > maxAttributesBytes || len(got) > maxAttributes {
+			t.Fatalf("accepted %d bytes holding %d attributes", len(in), len(got))
+		}
+		var want map[string]string
+		if err := json.Unmarshal([]byte(in), &want); err != nil {
+			t.Fatalf("accepted attributes encoding/json refuses: %v", err)
+		}
+		for k, v := range want {
+			if got[k] != v {
+				t.Fatalf("attribute %q = %q, encoding/json reads %q", k, got[k], v)
+			}
+		}
+	})
 }
