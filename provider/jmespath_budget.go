@@ -10,9 +10,11 @@ import (
 )
 
 // Limits on one evaluation of one jmesPath entry (docs/limits.md). The
-// static checks bound what the expression's structure can copy; functions
-// are bounded here, as they run, because what they produce depends on the
-// value: pad_left's width, replace's matches, join's glue.
+// static checks bound how many times the expression's structure can copy
+// its input, but not the input, which can be a large value, a literal or a
+// function's output; and what functions produce depends on the value
+// (pad_left's width, replace's matches, join's glue). Both are counted
+// here, as the evaluation runs.
 const (
 	// maxEvalCalls bounds the function calls of one evaluation (map and
 	// sort_by call their expression once per element).
@@ -20,6 +22,10 @@ const (
 	// maxEvalBytes bounds the bytes functions produce in one evaluation,
 	// counted as valueSize does.
 	maxEvalBytes = 1 << 20
+	// maxEvalBuilt bounds the values multi-selects, projections and
+	// flattens build in one evaluation, counted as valueSize does (which
+	// counts the parts they share with their input again).
+	maxEvalBuilt = 4 << 20
 	// maxDocumentBytes bounds the JSON value a jmesPath entry is evaluated
 	// over. Secrets Manager caps values at 64 KiB and SSM at 8 KiB, so it
 	// is only reached by a value no AWS service returns.
@@ -78,15 +84,19 @@ func (e *jmesExpr) evaluate(doc any) (res any, err error) {
 // to_string (the JSON text, walked without producing it), split (the
 // pieces), zip (rows times arrays), items (one pair per entry), lower and
 // upper (case mapping can lengthen a string), reverse of a string (its
-// runes). Every function's result is then counted by valueSize.
+// runes). Every function's result is then counted by valueSize, and so is
+// every value a multi-select, projection or flatten builds (builtName).
 type budgetCaller struct {
-	calls, bytes int
-	exceeded     *budgetError
+	calls, bytes, built int
+	exceeded            *budgetError
 }
 
 func (b *budgetCaller) CallFunction(name string, args []any) (any, error) {
 	if b.exceeded != nil {
 		return nil, b.exceeded
+	}
+	if name == builtName {
+		return b.countBuilt(args[0])
 	}
 	b.calls++
 	if b.calls > maxEvalCalls {
@@ -105,6 +115,16 @@ func (b *budgetCaller) CallFunction(name string, args []any) (any, error) {
 		return nil, b.fail("%s took what functions produce past %s", name, humanBytes(maxEvalBytes))
 	}
 	return res, nil
+}
+
+// countBuilt counts a value a multi-select, projection or flatten built
+// (see countBuilt in jmespath.go) and returns it.
+func (b *budgetCaller) countBuilt(v any) (any, error) {
+	b.built += valueSize(v, maxEvalBuilt-b.built+1)
+	if b.built > maxEvalBuilt {
+		return nil, b.fail("its multi-select lists, hashes, projections and flattens build more than %s", humanBytes(maxEvalBuilt))
+	}
+	return v, nil
 }
 
 func (b *budgetCaller) fail(format string, args ...any) error {

@@ -67,6 +67,43 @@ func TestTheBudgetStopsFunctionsBeforeTheyProduce(t *testing.T) {
 	}
 }
 
+// TestTheBudgetCountsWhatProjectionsBuild: the fan-out bound is relative
+// to the input, and the input can be a large value, a literal or a
+// function's output; what multi-selects, projections and flattens build is
+// counted as they build it.
+func TestTheBudgetCountsWhatProjectionsBuild(t *testing.T) {
+	nums := make([]any, 32<<10) // a 64 KiB secret of zeros: AWS's largest
+	for i := range nums {
+		nums[i] = 0.0
+	}
+	lit := "`[" + strings.TrimSuffix(strings.Repeat("0,", 120), ",") + "]`"
+	for _, tc := range []struct {
+		name, path string
+		doc        any
+	}{
+		{"six doublings of a 64 KiB list stop", "[].[@,@][].[@,@][].[@,@][].[@,@][].[@,@][].[@,@]", nums},
+		{"64 projections of a 64 KiB list stop", "[" + strings.TrimSuffix(strings.Repeat("@[*],", 64), ",") + "]", nums},
+		{"projections over literals multiply and stop", lit + "[*].[" + lit + "[*].[" + lit + "]]", nil},
+		{"projections over a function's output stop", "split(pad_left('x', `15000`), '')[*].[@,@,@,@,@,@,@,@,@,@,@,@,@,@,@,@]", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, err := compileJMESPath(tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := allocated(func() { _, err = e.evaluate(tc.doc) })
+			var be *budgetError
+			if !errors.As(err, &be) || !strings.Contains(be.Error(), "build more than 4.0 MiB") {
+				t.Fatalf("evaluate = %v, want the budget error for what was built", err)
+			}
+			if n > 32<<20 {
+				t.Errorf("the refused evaluation allocated %d bytes, want under 32 MiB", n)
+			}
+			t.Logf("%s: allocated %.1f MiB", tc.name, float64(n)/(1<<20))
+		})
+	}
+}
+
 // TestTheBudgetLeavesOrdinaryExpressionsAlone compares the budgeted
 // evaluation with the library's own over expressions real classes use.
 func TestTheBudgetLeavesOrdinaryExpressionsAlone(t *testing.T) {
@@ -79,6 +116,8 @@ func TestTheBudgetLeavesOrdinaryExpressionsAlone(t *testing.T) {
 		"username", "join(',', hosts)", "to_string(port)", "pad_left(username, `10`, '*')", "replace(password, 'a', 'A')",
 		"split(join(',', hosts), ',')", "upper(username)", "to_string(@)", "items(opts)", "zip(hosts, hosts)", "reverse(username)",
 		"sort_by(hosts, &@)", "map(&upper(@), hosts)", "length(to_string(@))", "keys(@)",
+		"username[::-1]", "hosts[::-1]", "hosts[*]", "hosts[]", "*", "[username, port]", "{u: username, h: hosts[0]}",
+		"hosts[?@ == 'b'] | [0]", "[hosts, hosts][]", "opts.*", "[[hosts]][][]",
 	} {
 		e, err := compileJMESPath(path)
 		if err != nil {

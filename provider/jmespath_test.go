@@ -142,7 +142,7 @@ func TestExprFanOutFollowsTheCostModel(t *testing.T) {
 			t.Errorf("compileJMESPath(%q) = %v", tc.path, err)
 			continue
 		}
-		if got, _ := checkExpr(&e.ast); got != tc.want {
+		if got := e.fanOut; got != tc.want {
 			t.Errorf("fan-out of %q = %d, want %d", tc.path, got, tc.want)
 		}
 	}

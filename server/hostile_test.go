@@ -79,6 +79,7 @@ func hostileCases() []hostileCase {
 		"z: v}\n  <<: [" + strings.TrimSuffix(strings.Repeat("*m, ", 99), ", ") + "]\n" + strings.Repeat("- *o\n", 99)
 	doubling := func(n int) string { return strings.TrimSuffix(strings.Repeat("[@,@][].", n), "[].") }
 	g := strings.Repeat("g", 900)
+	lit := "`[" + strings.TrimSuffix(strings.Repeat("0,", 120), ",") + "]`"
 	return []hostileCase{
 		// The objects text: size, counts, YAML tricks.
 		{name: "objects over 64 KiB are refused before YAML parsing", params: class(sm + "k: '" + strings.Repeat("x", 64<<10) + "'}"),
@@ -164,11 +165,15 @@ func hostileCases() []hostileCase {
 			code: res, want: []string{"to_string would take"}, most: 8 * mib},
 		{name: "split into every character fails with the budget message", params: obj("split(pad_left(f, `300000`), '')"),
 			code: res, want: []string{"split would take"}, most: 8 * mib},
+		{name: "six doublings of 20,000 numbers pass the static check and fail with the budget message", params: obj("nums[]." + doubling(6)),
+			code: res, want: []string{"its multi-select lists, hashes, projections and flattens build more than 4.0 MiB"}, most: 24 * mib},
+		{name: "projections over literals multiply and fail with the budget message", params: obj(lit + "[*].[" + lit + "[*].[" + lit + "]]"),
+			code: res, want: []string{"build more than 4.0 MiB"}, most: 8 * mib},
 		{name: "more than 10,000 function calls fail with the budget message", params: obj("map(&to_string(@), nums)"),
 			code: res, want: []string{"it calls functions more than 10000 times"}, most: 16 * mib},
 		{name: "jmesPath over a 1.5 MiB value is refused", params: class("- objectName: huge\n  objectType: secretsmanager\n  jmesPath: [{path: a, objectAlias: a}]\n"),
 			code: res, want: []string{`objects[0] "huge": the value is 1.5 MiB, more than the 1.0 MiB a jmesPath entry may read`}, most: 24 * mib},
-		{name: "100 copies of a 500 KiB field stop at the driver's limit", params: class(jm(100, "big")[:0] + "- objectName: big\n  objectType: secretsmanager\n  jmesPath:\n" +
+		{name: "100 copies of a 500 KiB field stop at the driver's limit", params: class("- objectName: big\n  objectType: secretsmanager\n  jmesPath:\n" +
 			list(100, func(j int) string { return fmt.Sprintf("    - {path: f, objectAlias: c%d}\n", j) })),
 			code: res, want: []string{"the mount's files add up to at least", "split them"}, most: 24 * mib},
 
