@@ -186,13 +186,14 @@ func BuildFiles(c *Class, values []Value, limit int) ([]File, error) {
 		return nil, tooLarge(c, sizes, total, limit, false)
 	}
 	files := make([]File, 0, n)
+	mount := newMountBudget()
 	for i := range c.Objects {
 		o, v := &c.Objects[i], values[i]
 		files = append(files, File{Path: o.FileName, Mode: o.Mode, Contents: v.Data, Version: v.Version})
 		if len(o.JMESPath) == 0 {
 			continue
 		}
-		err := extractJMESPath(o, v.Data, func(j int, s string) error {
+		err := extractJMESPath(o, v.Data, mount, func(j int, s string) error {
 			e := &o.JMESPath[j]
 			size := fileSize(len(s), e.FileName, v.Version)
 			sizes[i] += size

@@ -214,7 +214,7 @@ func FuzzJMESPath(f *testing.F) {
 			return
 		}
 		var res any
-		boundAllocations(t, func() { res, err = e.evaluate(doc) })
+		boundAllocations(t, func() { res, err = e.evaluate(doc, nil) })
 		if err != nil {
 			if len(raw) >= 16 && !strings.Contains(expr, string(raw)) && strings.Contains(err.Error(), string(raw)) {
 				t.Fatalf("error %q quotes the document", err)

@@ -9,12 +9,14 @@ import (
 	"github.com/jmespath-community/go-jmespath/pkg/interpreter"
 )
 
-// Limits on one evaluation of one jmesPath entry (docs/limits.md). The
-// static checks bound how many times the expression's structure can copy
-// its input, but not the input, which can be a large value, a literal or a
-// function's output; and what functions produce depends on the value
-// (pad_left's width, replace's matches, join's glue). Both are counted
-// here, as the evaluation runs.
+// Limits on the jmesPath evaluations (docs/limits.md). The static checks
+// bound how many times an expression's structure can copy its input, but
+// not the input, which can be a large value, a literal or a function's
+// output; and what functions produce depends on the value (pad_left's
+// width, replace's matches, join's glue). Both are counted here, as the
+// evaluation runs: for each jmesPath entry, and for all the entries one
+// Mount evaluates, so a class of 1000 entries cannot cost a Mount 1000
+// budgets.
 const (
 	// maxEvalCalls bounds the function calls of one evaluation (map and
 	// sort_by call their expression once per element).
@@ -26,11 +28,34 @@ const (
 	// flattens build in one evaluation, counted as valueSize does (which
 	// counts the parts they share with their input again).
 	maxEvalBuilt = 4 << 20
+	// The same three, for all the evaluations of one Mount.
+	maxMountCalls = 100_000
+	maxMountBytes = 16 << 20
+	maxMountBuilt = 16 << 20
 	// maxDocumentBytes bounds the JSON value a jmesPath entry is evaluated
 	// over. Secrets Manager caps values at 64 KiB and SSM at 8 KiB, so it
 	// is only reached by a value no AWS service returns.
 	maxDocumentBytes = 1 << 20
 )
+
+// budget counts what evaluations used against their limits; scope names
+// who the limits are for, in messages.
+type budget struct {
+	calls, bytes, built          int
+	maxCalls, maxBytes, maxBuilt int
+	scope                        string
+}
+
+func entryBudget() budget {
+	return budget{maxCalls: maxEvalCalls, maxBytes: maxEvalBytes, maxBuilt: maxEvalBuilt, scope: "one jmesPath entry"}
+}
+
+// newMountBudget is the budget BuildFiles shares among all the jmesPath
+// entries it evaluates.
+func newMountBudget() *budget {
+	return &budget{maxCalls: maxMountCalls, maxBytes: maxMountBytes, maxBuilt: maxMountBuilt,
+		scope: "the jmesPath entries of one Mount together"}
+}
 
 // Estimated bytes of parts of a value, in valueSize's and outputBound's
 // units: an interface or string header, a slice header, a map.
@@ -51,10 +76,14 @@ type budgetError struct{ msg string }
 
 func (e *budgetError) Error() string { return e.msg }
 
-// evaluate runs e over doc with a fresh budget. A panic in the library
-// becomes errEvaluation, like any other library failure.
-func (e *jmesExpr) evaluate(doc any) (res any, err error) {
-	b := &budgetCaller{}
+// evaluate runs e over doc with a fresh entry budget, counting against
+// mount too (nil: the entry budget alone). A panic in the library becomes
+// errEvaluation, like any other library failure.
+func (e *jmesExpr) evaluate(doc any, mount *budget) (res any, err error) {
+	if mount == nil {
+		mount = newMountBudget()
+	}
+	b := &budgetCaller{entry: entryBudget(), mount: mount}
 	defer func() {
 		if r := recover(); r != nil {
 			res, err = nil, errEvaluation
@@ -74,9 +103,9 @@ func (e *jmesExpr) evaluate(doc any) (res any, err error) {
 }
 
 // budgetCaller is the FunctionCaller of one evaluation: it calls the
-// function table within the budget. Once the budget is exceeded every
-// further call fails at once, so an interpreter that drops the error does
-// no more work through functions.
+// function table within the entry's budget and the Mount's. Once either is
+// exceeded every further call fails at once, so an interpreter that drops
+// the error does no more work through functions.
 //
 // Capped before they run, because their output can outgrow their input
 // without bound: pad_left and pad_right (the width), replace (matches times
@@ -87,8 +116,9 @@ func (e *jmesExpr) evaluate(doc any) (res any, err error) {
 // runes). Every function's result is then counted by valueSize, and so is
 // every value a multi-select, projection or flatten builds (builtName).
 type budgetCaller struct {
-	calls, bytes, built int
-	exceeded            *budgetError
+	entry    budget
+	mount    *budget
+	exceeded *budgetError
 }
 
 func (b *budgetCaller) CallFunction(name string, args []any) (any, error) {
@@ -98,21 +128,25 @@ func (b *budgetCaller) CallFunction(name string, args []any) (any, error) {
 	if name == builtName {
 		return b.countBuilt(args[0])
 	}
-	b.calls++
-	if b.calls > maxEvalCalls {
-		return nil, b.fail("it calls functions more than %d times", maxEvalCalls)
+	for _, u := range []*budget{&b.entry, b.mount} {
+		if u.calls++; u.calls > u.maxCalls {
+			return nil, b.fail("it calls functions more than %d times, the most %s may", u.maxCalls, u.scope)
+		}
 	}
-	room := maxEvalBytes - b.bytes
+	tight := b.tightest(func(u *budget) int { return u.maxBytes - u.bytes })
+	room := tight.maxBytes - tight.bytes
 	if outputBound(name, args, room) > room {
-		return nil, b.fail("%s would take what functions produce past %s", name, humanBytes(maxEvalBytes))
+		return nil, b.fail("%s would take what functions produce past %s, the most %s may have them produce", name, humanBytes(tight.maxBytes), tight.scope)
 	}
 	res, err := jmesCaller.CallFunction(name, args)
 	if err != nil {
 		return nil, err
 	}
-	b.bytes += valueSize(res, room+1)
-	if b.bytes > maxEvalBytes {
-		return nil, b.fail("%s took what functions produce past %s", name, humanBytes(maxEvalBytes))
+	n := valueSize(res, room+1)
+	for _, u := range []*budget{&b.entry, b.mount} {
+		if u.bytes += n; u.bytes > u.maxBytes {
+			return nil, b.fail("%s took what functions produce past %s, the most %s may have them produce", name, humanBytes(u.maxBytes), u.scope)
+		}
 	}
 	return res, nil
 }
@@ -120,11 +154,22 @@ func (b *budgetCaller) CallFunction(name string, args []any) (any, error) {
 // countBuilt counts a value a multi-select, projection or flatten built
 // (see countBuilt in jmespath.go) and returns it.
 func (b *budgetCaller) countBuilt(v any) (any, error) {
-	b.built += valueSize(v, maxEvalBuilt-b.built+1)
-	if b.built > maxEvalBuilt {
-		return nil, b.fail("its multi-select lists, hashes, projections and flattens build more than %s", humanBytes(maxEvalBuilt))
+	tight := b.tightest(func(u *budget) int { return u.maxBuilt - u.built })
+	n := valueSize(v, tight.maxBuilt-tight.built+1)
+	for _, u := range []*budget{&b.entry, b.mount} {
+		if u.built += n; u.built > u.maxBuilt {
+			return nil, b.fail("its multi-select lists, hashes, projections and flattens build more than %s, the most %s may", humanBytes(u.maxBuilt), u.scope)
+		}
 	}
 	return v, nil
+}
+
+// tightest returns the budget with the least room left.
+func (b *budgetCaller) tightest(room func(*budget) int) *budget {
+	if room(b.mount) < room(&b.entry) {
+		return b.mount
+	}
+	return &b.entry
 }
 
 func (b *budgetCaller) fail(format string, args ...any) error {

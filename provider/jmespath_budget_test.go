@@ -54,7 +54,7 @@ func TestTheBudgetStopsFunctionsBeforeTheyProduce(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			n := allocated(func() { _, err = e.evaluate(doc) })
+			n := allocated(func() { _, err = e.evaluate(doc, nil) })
 			var be *budgetError
 			if !errors.As(err, &be) || !strings.Contains(be.Error(), tc.fn) {
 				t.Fatalf("evaluate = %v, want a budget error naming %s", err, tc.fn)
@@ -91,7 +91,7 @@ func TestTheBudgetCountsWhatProjectionsBuild(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			n := allocated(func() { _, err = e.evaluate(tc.doc) })
+			n := allocated(func() { _, err = e.evaluate(tc.doc, nil) })
 			var be *budgetError
 			if !errors.As(err, &be) || !strings.Contains(be.Error(), "build more than 4.0 MiB") {
 				t.Fatalf("evaluate = %v, want the budget error for what was built", err)
@@ -123,7 +123,7 @@ func TestTheBudgetLeavesOrdinaryExpressionsAlone(t *testing.T) {
 		if err != nil {
 			t.Fatalf("compileJMESPath(%q) = %v", path, err)
 		}
-		got, err := e.evaluate(doc)
+		got, err := e.evaluate(doc, nil)
 		if err != nil {
 			t.Errorf("evaluate(%q) = %v", path, err)
 			continue
@@ -273,5 +273,38 @@ func TestExtractJMESPathRefusesADocumentOverItsLimit(t *testing.T) {
 	_, err := extractAll(jmesObject("@"), big)
 	if err == nil || !strings.Contains(err.Error(), `objects[0] "db": the value is 1.0 MiB, more than the 1.0 MiB a jmesPath entry may read`) {
 		t.Errorf("extractJMESPath over a value past 1 MiB = %v", err)
+	}
+}
+
+// TestTheMountBudgetIsSharedByEntries: each entry stays within its own
+// budget, but a class of many such entries cannot cost one Mount a budget
+// each.
+func TestTheMountBudgetIsSharedByEntries(t *testing.T) {
+	nums := make([]int, 9000)
+	value, _ := json.Marshal(map[string]any{"nums": nums})
+	for _, tc := range []struct {
+		name, path, want string
+	}{
+		{"function bytes add up across entries", "to_string(length(pad_left('x', `900000`)))",
+			"pad_left would take what functions produce past 16.0 MiB, the most the jmesPath entries of one Mount together may have them produce"},
+		{"function calls add up across entries", "to_string(length(map(&to_string(@), nums)))",
+			"it calls functions more than 100000 times, the most the jmesPath entries of one Mount together may"},
+		{"what projections build adds up across entries", "to_string(length([nums, nums, nums, nums][]))",
+			"build more than 16.0 MiB, the most the jmesPath entries of one Mount together may"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var objects strings.Builder
+			objects.WriteString("- objectName: db\n  objectType: secretsmanager\n  jmesPath:\n")
+			for j := range 100 {
+				fmt.Fprintf(&objects, "    - {path: %q, objectAlias: f%d}\n", tc.path, j)
+			}
+			c := mustParse(t, mountAttrs(objects.String()))
+			var err error
+			n := allocated(func() { _, err = BuildFiles(c, []Value{{Data: value, Version: "v"}}, driverLimit) })
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("BuildFiles = %v, want an error containing %q", err, tc.want)
+			}
+			t.Logf("%s: allocated %.1f MiB", tc.name, float64(n)/(1<<20))
+		})
 	}
 }

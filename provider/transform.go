@@ -8,16 +8,17 @@ import (
 	"github.com/csi-provider-aws/csi-provider-aws/provider/failure"
 )
 
-// extractJMESPath evaluates o's jmesPath entries over its JSON value and
-// hands each result to emit, in order, as soon as it exists: BuildFiles
-// stops at the first result that takes the answer past its limit, so no
-// more than one evaluation is ever held beyond it.
+// extractJMESPath evaluates o's jmesPath entries over its JSON value, each
+// within its own budget and all within mount's, and hands each result to
+// emit, in order, as soon as it exists: BuildFiles stops at the first
+// result that takes the answer past its limit, so no more than one
+// evaluation is ever held beyond it.
 //
 // Only a string result is accepted, as in the reference provider: a number,
 // boolean, object, array or no match is an error naming the object, the
 // entry, its path and the kind of result, never the result or the value
 // itself.
-func extractJMESPath(o *Object, data []byte, emit func(j int, s string) error) error {
+func extractJMESPath(o *Object, data []byte, mount *budget, emit func(j int, s string) error) error {
 	if len(data) > maxDocumentBytes {
 		return failure.New(failure.TooLarge, "%s: the value is %s, more than the %s a jmesPath entry may read; remove jmesPath from this object and read the whole value as its file",
 			o.label(), humanBytes(len(data)), humanBytes(maxDocumentBytes))
@@ -40,12 +41,12 @@ func extractJMESPath(o *Object, data []byte, emit func(j int, s string) error) e
 				return invalidArg("%s: jmesPath[%d]: %s", o.label(), j, err)
 			}
 		}
-		res, err := expr.evaluate(doc)
+		res, err := expr.evaluate(doc, mount)
 		var be *budgetError
 		switch {
 		case errors.As(err, &be):
-			return failure.New(failure.TooLarge, "%s needs more than one evaluation may use: %s; each jmesPath entry may call functions %d times and have them produce %s in all (docs/limits.md); simplify the expression",
-				where, be, maxEvalCalls, humanBytes(maxEvalBytes))
+			return failure.New(failure.TooLarge, "%s needs more than its evaluation may use: %s (docs/limits.md); simplify the expression",
+				where, be)
 		case err != nil:
 			return invalidArg("%s could not be evaluated over the value (a function was given an argument of the wrong type or value); check the expression against the secret's structure", where)
 		}

@@ -18,7 +18,7 @@ func jmesObject(paths ...string) *Object {
 // extractAll runs extractJMESPath and collects every result.
 func extractAll(o *Object, data []byte) ([][]byte, error) {
 	out := make([][]byte, len(o.JMESPath))
-	err := extractJMESPath(o, data, func(j int, s string) error {
+	err := extractJMESPath(o, data, newMountBudget(), func(j int, s string) error {
 		out[j] = []byte(s)
 		return nil
 	})
@@ -106,7 +106,7 @@ func TestJMESPathLibraryPanicsBecomeErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.evaluate(nil); err != errEvaluation {
+	if _, err := e.evaluate(nil, nil); err != errEvaluation {
 		t.Errorf("evaluating an expression that panics in the library = %v, want errEvaluation", err)
 	}
 }
