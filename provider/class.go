@@ -36,6 +36,9 @@ type Class struct {
 	PreferredAddressType string
 	// Objects in the order the class lists them.
 	Objects []Object
+	// work bounds how many objects' jmesPath entries are evaluated at once,
+	// shared by the classes of one ClassCache; nil: no bound.
+	work chan struct{}
 }
 
 // Object is one validated entry of the class's `objects` list.

@@ -2,9 +2,11 @@ package provider
 
 import (
 	"crypto/sha256"
+	"runtime"
 	"sync"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"golang.org/x/sync/singleflight"
 )
 
 // classCacheBytes bounds the estimated bytes of the parsed classes and
@@ -22,11 +24,19 @@ const classCacheBytes = 16 << 20
 // again, and each retry then costs one hash. Entries are keyed by a SHA-256
 // of the parameters (classValues.key), so no class text is kept, and the
 // cache is bounded by entries and by estimated bytes.
+//
+// Every limit on a class bounds one parse or one Mount; a tenant can start
+// a hundred pods at once. So concurrent Mounts of one new class share one
+// parse, and the cache bounds how many classes are parsed, and how many
+// objects' jmesPath entries of the classes it returns are evaluated, at
+// once: one per CPU, since both are CPU-bound work on tenant input.
 type ClassCache struct {
 	mu       sync.Mutex
 	lru      *simplelru.LRU[[sha256.Size]byte, *classEntry]
 	bytes    int
 	maxBytes int
+	flight   singleflight.Group
+	work     chan struct{}
 	// parse is parseClass; tests count its calls.
 	parse func(*classValues, int32) (*Class, error)
 }
@@ -41,7 +51,7 @@ type classEntry struct {
 // NewClassCache keeps up to size parsed classes (least recently used go),
 // and no more than classCacheBytes of them.
 func NewClassCache(size int) *ClassCache {
-	cc := &ClassCache{maxBytes: classCacheBytes, parse: parseClass}
+	cc := &ClassCache{maxBytes: classCacheBytes, work: make(chan struct{}, runtime.GOMAXPROCS(0)), parse: parseClass}
 	cc.lru, _ = simplelru.NewLRU(max(size, 1), func(_ [sha256.Size]byte, e *classEntry) { cc.bytes -= e.size })
 	return cc
 }
@@ -56,15 +66,32 @@ func (cc *ClassCache) Parse(params map[string]string, defaultMode int32) (*Class
 	e, ok := cc.lru.Get(key)
 	cc.mu.Unlock()
 	if !ok {
-		c, err := cc.parse(&v, defaultMode)
-		e = &classEntry{class: c, err: err, size: entrySize(c, err)}
-		cc.add(key, e)
+		shared, _, _ := cc.flight.Do(string(key[:]), func() (any, error) {
+			release := acquire(cc.work)
+			c, err := cc.parse(&v, defaultMode)
+			release()
+			e := &classEntry{class: c, err: err, size: entrySize(c, err)}
+			cc.add(key, e)
+			return e, nil
+		})
+		e = shared.(*classEntry)
 	}
 	if e.err != nil {
 		return nil, e.err
 	}
 	cp := *e.class
+	cp.work = cc.work
 	return &cp, nil
+}
+
+// acquire takes one of slots' places, waiting for one, and returns what
+// gives it back; a nil slots has room for everyone.
+func acquire(slots chan struct{}) (release func()) {
+	if slots == nil {
+		return func() {}
+	}
+	slots <- struct{}{}
+	return func() { <-slots }
 }
 
 // add keeps e unless it alone is over the byte bound, then drops the least

@@ -3,7 +3,9 @@ package provider
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestClassCacheReturnsIndependentCopiesOfOneParse(t *testing.T) {
@@ -156,5 +158,72 @@ func TestClassCacheSizeCountsCompiledExpressions(t *testing.T) {
 	c := mustParse(t, mountAttrs(yamlLines("- objectName: db", "  objectType: secretsmanager", "  jmesPath:", "    - path: "+path, "      objectAlias: x")))
 	if s := c.size(); s < 20*len(path) {
 		t.Errorf("a class with a %d-byte path is estimated at %d bytes; its parsed tree holds more", len(path), s)
+	}
+}
+
+func TestConcurrentMountsOfANewClassShareOneParse(t *testing.T) {
+	cc, _ := countingCache(4)
+	var mu sync.Mutex
+	parses := 0
+	cc.parse = func(v *classValues, mode int32) (*Class, error) {
+		mu.Lock()
+		parses++
+		mu.Unlock()
+		time.Sleep(50 * time.Millisecond) // long enough for every Mount to arrive
+		return parseClass(v, mode)
+	}
+	params := map[string]string{"objects": "- {objectName: db, objectType: secretsmanager}\n"}
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if _, err := cc.Parse(params, 0o644); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if parses != 1 {
+		t.Errorf("20 concurrent Mounts of one new class parsed it %d times, want once", parses)
+	}
+}
+
+// TestTheCacheBoundsWorkInProgress: a parse, or an object's jmesPath
+// evaluation for a class the cache returned, waits while every slot is
+// taken.
+func TestTheCacheBoundsWorkInProgress(t *testing.T) {
+	cc := NewClassCache(4)
+	cc.work = make(chan struct{}, 1)
+	params := map[string]string{"objects": "- {objectName: db, objectType: secretsmanager, jmesPath: [{path: username, objectAlias: u}]}\n"}
+	c, err := cc.Parse(params, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		work func() error
+	}{
+		{"a parse waits for a slot", func() error {
+			_, err := cc.Parse(map[string]string{"objects": "- {objectName: other, objectType: secretsmanager}\n"}, 0o644)
+			return err
+		}},
+		{"an evaluation waits for a slot", func() error {
+			_, err := BuildFiles(c, []Value{{Data: []byte(dbJSON), Version: "v"}}, driverLimit)
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cc.work <- struct{}{} // every slot taken
+			done := make(chan error, 1)
+			go func() { done <- tc.work() }()
+			select {
+			case err := <-done:
+				t.Fatalf("the work ran with every slot taken (%v)", err)
+			case <-time.After(100 * time.Millisecond):
+			}
+			<-cc.work
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

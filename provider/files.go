@@ -193,6 +193,7 @@ func BuildFiles(c *Class, values []Value, limit int) ([]File, error) {
 		if len(o.JMESPath) == 0 {
 			continue
 		}
+		release := acquire(c.work)
 		err := extractJMESPath(o, v.Data, mount, func(j int, s string) error {
 			e := &o.JMESPath[j]
 			size := fileSize(len(s), e.FileName, v.Version)
@@ -203,6 +204,7 @@ func BuildFiles(c *Class, values []Value, limit int) ([]File, error) {
 			files = append(files, File{Path: e.FileName, Mode: e.Mode, Contents: []byte(s), Version: v.Version})
 			return nil
 		})
+		release()
 		if err != nil {
 			return nil, err
 		}

@@ -288,3 +288,63 @@ func checkHostileMount(t *testing.T, d *daemon, req *v1alpha1.MountRequest, tc h
 	t.Logf("allocated %.2f MiB: %s", float64(n)/mib, st.Message()[:min(len(st.Message()), 160)])
 	return n
 }
+
+// TestAHundredPodsOfOneHostileClassAtOnce: every limit bounds one parse or
+// one Mount, and a tenant can start a hundred pods at once. Their Mounts
+// share one parse, and the daemon evaluates jmesPath for one object per CPU
+// at a time, so the heap stays bounded however many arrive together.
+func TestAHundredPodsOfOneHostileClassAtOnce(t *testing.T) {
+	fake, url := startFake(t)
+	value, _ := json.Marshal(map[string]any{"nums": make([]int, 20_000), "m": marker})
+	fake.PutSecretString("us-west-2", "db", string(value))
+	d := startDaemon(t, daemonOptions{endpoint: url, driverWritesSecrets: true, cacheTTL: time.Hour, kube: cluster(serviceAccount("team", "app", role))})
+	paths := make([]string, 20)
+	for i := range paths {
+		paths[i] = "to_string(length([nums, nums, nums, nums][]))" // about 2.6 MB built each
+	}
+	params := obj(paths...)
+	if _, err := d.mount(t, pod{ns: "team", name: "warm", sa: "app"}, obj("m"), ""); err != nil {
+		t.Fatal(err)
+	}
+
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	stop := make(chan struct{})
+	peak := make(chan uint64)
+	go func() { // sample the heap while the Mounts run
+		var m runtime.MemStats
+		top := uint64(0)
+		for {
+			select {
+			case <-stop:
+				peak <- top
+				return
+			case <-time.After(2 * time.Millisecond):
+				runtime.ReadMemStats(&m)
+				top = max(top, m.HeapAlloc)
+			}
+		}
+	}()
+	errs := make(chan error, 100)
+	start := time.Now()
+	for i := range 100 {
+		go func() {
+			_, err := d.mount(t, pod{ns: "team", name: fmt.Sprint("p", i), sa: "app"}, params, "")
+			errs <- err
+		}()
+	}
+	for range 100 {
+		err := <-errs
+		if status.Code(err) != res || !strings.Contains(status.Convert(err).Message(), "the jmesPath entries of one Mount together") {
+			t.Errorf("Mount = %v, want the Mount's budget message", err)
+		}
+	}
+	took := time.Since(start)
+	close(stop)
+	grew := float64(<-peak) - float64(base.HeapAlloc)
+	t.Logf("100 concurrent Mounts of one hostile class: heap peaked %.1f MiB above its start, in %v", grew/mib, took.Round(time.Millisecond))
+	if grew > 96*mib {
+		t.Errorf("the heap grew %.1f MiB during 100 concurrent hostile Mounts, want under 96 MiB", grew/mib)
+	}
+}
