@@ -293,16 +293,15 @@ func checkHostileMount(t *testing.T, d *daemon, req *v1alpha1.MountRequest, tc h
 // one Mount, and a tenant can start a hundred pods at once. Their Mounts
 // share one parse, and the daemon evaluates jmesPath for one object per CPU
 // at a time, so the heap stays bounded however many arrive together.
+// Without that bound the same Mounts raised the heap by hundreds of MiB.
 func TestAHundredPodsOfOneHostileClassAtOnce(t *testing.T) {
 	fake, url := startFake(t)
 	value, _ := json.Marshal(map[string]any{"nums": make([]int, 20_000), "m": marker})
 	fake.PutSecretString("us-west-2", "db", string(value))
 	d := startDaemon(t, daemonOptions{endpoint: url, driverWritesSecrets: true, cacheTTL: time.Hour, kube: cluster(serviceAccount("team", "app", role))})
-	paths := make([]string, 20)
-	for i := range paths {
-		paths[i] = "to_string(length([nums, nums, nums, nums][]))" // about 2.6 MB built each
-	}
-	params := obj(paths...)
+	// Each Mount's two entries build about 2.6 MB each, within every
+	// budget; the class is hostile only by how many pods mount it at once.
+	params := obj("to_string(length([nums, nums, nums, nums][]))", "to_string(length([nums, nums, nums][]))")
 	if _, err := d.mount(t, pod{ns: "team", name: "warm", sa: "app"}, obj("m"), ""); err != nil {
 		t.Fatal(err)
 	}
@@ -328,23 +327,28 @@ func TestAHundredPodsOfOneHostileClassAtOnce(t *testing.T) {
 	}()
 	errs := make(chan error, 100)
 	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // -race on a busy machine is slow
+	defer cancel()
 	for i := range 100 {
+		req := &v1alpha1.MountRequest{Attributes: pod{ns: "team", name: fmt.Sprint("p", i), sa: "app"}.attributes(params), Secrets: "{}", Permission: "420"}
 		go func() {
-			_, err := d.mount(t, pod{ns: "team", name: fmt.Sprint("p", i), sa: "app"}, params, "")
+			resp, err := d.client.Mount(ctx, req)
+			if err == nil && (len(resp.GetFiles()) != 3 || string(resp.GetFiles()[1].Contents) != "80000") {
+				err = fmt.Errorf("got %d files", len(resp.GetFiles()))
+			}
 			errs <- err
 		}()
 	}
 	for range 100 {
-		err := <-errs
-		if status.Code(err) != res || !strings.Contains(status.Convert(err).Message(), "the jmesPath entries of one Mount together") {
-			t.Errorf("Mount = %v, want the Mount's budget message", err)
+		if err := <-errs; err != nil {
+			t.Errorf("Mount = %v", err)
 		}
 	}
 	took := time.Since(start)
 	close(stop)
 	grew := float64(<-peak) - float64(base.HeapAlloc)
-	t.Logf("100 concurrent Mounts of one hostile class: heap peaked %.1f MiB above its start, in %v", grew/mib, took.Round(time.Millisecond))
+	t.Logf("100 concurrent Mounts of one costly class: heap peaked %.1f MiB above its start, in %v", grew/mib, took.Round(time.Millisecond))
 	if grew > 96*mib {
-		t.Errorf("the heap grew %.1f MiB during 100 concurrent hostile Mounts, want under 96 MiB", grew/mib)
+		t.Errorf("the heap grew %.1f MiB during 100 concurrent costly Mounts, want under 96 MiB", grew/mib)
 	}
 }
