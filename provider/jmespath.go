@@ -3,6 +3,7 @@ package provider
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jmespath-community/go-jmespath/pkg/functions"
@@ -63,7 +64,7 @@ func newFunctionTable() (map[string]jmesFunction, interpreter.FunctionCaller) {
 			sortBy := e.Handler
 			e.Handler = func(args []any) (any, error) {
 				if a, ok := args[0].([]any); ok {
-					args[0] = append([]any(nil), a...)
+					args[0] = slices.Clone(a) // an empty list stays a list
 				}
 				return sortBy(args)
 			}

@@ -265,6 +265,16 @@ func TestSortByLeavesTheValueAlone(t *testing.T) {
 	if string(got[0]) != "amy" || string(got[1]) != "zed" {
 		t.Errorf("got %q and %q, want amy then zed (the value's own order)", got[0], got[1])
 	}
+	// The copy of an empty list is an empty list, not null (found by
+	// FuzzJMESPath).
+	e, err := compileJMESPath("sort_by(users, &name)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.evaluate(map[string]any{"users": []any{}}, nil)
+	if b, _ := json.Marshal(res); err != nil || string(b) != "[]" {
+		t.Errorf("sort_by of an empty list = %s (%v), want []", b, err)
+	}
 }
 
 func TestExtractJMESPathRefusesADocumentOverItsLimit(t *testing.T) {
