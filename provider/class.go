@@ -36,6 +36,9 @@ type Class struct {
 	PreferredAddressType string
 	// Objects in the order the class lists them.
 	Objects []Object
+	// work bounds how many objects' jmesPath entries are evaluated at once,
+	// shared by the classes of one ClassCache; nil: no bound.
+	work chan struct{}
 }
 
 // Object is one validated entry of the class's `objects` list.
@@ -70,6 +73,9 @@ type JMESPathFile struct {
 	Path     string
 	FileName string
 	Mode     int32
+	// expr is Path compiled and checked by ParseClass; nil in a
+	// JMESPathFile built by hand, which BuildFiles then compiles.
+	expr *jmesExpr
 }
 
 // FailoverObject is the `failoverObject` of an entry.

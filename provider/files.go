@@ -161,7 +161,10 @@ func collisionHint(a, b fileOwner) string {
 //
 // limit is the most the answer may hold (the driver's gRPC receive limit);
 // beyond it BuildFiles fails with failure.TooLarge naming the largest
-// objects. limit <= 0 means no limit.
+// objects. The objects' own files are counted first, then each jmesPath
+// result as soon as it is evaluated: BuildFiles stops at the first one past
+// the limit, so a class holds at most the limit plus one evaluation's
+// budget. limit <= 0 means no limit.
 //
 // No error ever carries any part of a value.
 func BuildFiles(c *Class, values []Value, limit int) ([]File, error) {
@@ -172,44 +175,55 @@ func BuildFiles(c *Class, values []Value, limit int) ([]File, error) {
 	for i := range c.Objects {
 		n += len(c.Objects[i].JMESPath)
 	}
-	files := make([]File, 0, n)
 	sizes := make([]int, len(c.Objects))
 	total := 0
 	for i := range c.Objects {
-		o := &c.Objects[i]
-		v := values[i]
-		first := len(files)
-		files = append(files, File{Path: o.FileName, Mode: o.Mode, Contents: v.Data, Version: v.Version})
-		if len(o.JMESPath) > 0 {
-			parts, err := extractJMESPath(o, v.Data)
-			if err != nil {
-				return nil, err
-			}
-			for j, p := range parts {
-				files = append(files, File{Path: o.JMESPath[j].FileName, Mode: o.JMESPath[j].Mode, Contents: p, Version: v.Version})
-			}
-		}
-		for _, f := range files[first:] {
-			sizes[i] += fileSize(f)
-		}
+		sizes[i] = fileSize(len(values[i].Data), c.Objects[i].FileName, values[i].Version)
 		total += sizes[i]
 	}
-	if limit > 0 && total > limit {
-		return nil, tooLarge(c, sizes, total, limit)
+	over := func() bool { return limit > 0 && total > limit }
+	if over() {
+		return nil, tooLarge(c, sizes, total, limit, false)
+	}
+	files := make([]File, 0, n)
+	mount := newMountBudget()
+	for i := range c.Objects {
+		o, v := &c.Objects[i], values[i]
+		files = append(files, File{Path: o.FileName, Mode: o.Mode, Contents: v.Data, Version: v.Version})
+		if len(o.JMESPath) == 0 {
+			continue
+		}
+		release := acquire(c.work)
+		err := extractJMESPath(o, v.Data, mount, func(j int, s string) error {
+			e := &o.JMESPath[j]
+			size := fileSize(len(s), e.FileName, v.Version)
+			sizes[i] += size
+			if total += size; over() {
+				return tooLarge(c, sizes, total, limit, true)
+			}
+			files = append(files, File{Path: e.FileName, Mode: e.Mode, Contents: []byte(s), Version: v.Version})
+			return nil
+		})
+		release()
+		if err != nil {
+			return nil, err
+		}
 	}
 	return files, nil
 }
 
-// fileSize estimates what f costs in the MountResponse: the File (path,
-// mode, contents) and its ObjectVersion (id = path, version).
-func fileSize(f File) int {
-	return len(f.Contents) + 2*len(f.Path) + len(f.Version) + fileOverhead
+// fileSize estimates what a file costs in the MountResponse: the File
+// (path, mode, contents) and its ObjectVersion (id = path, version).
+func fileSize(contents int, path, version string) int {
+	return contents + 2*len(path) + len(version) + fileOverhead
 }
 
 // maxNamedObjects is how many of the largest objects the size error names.
 const maxNamedObjects = 3
 
-func tooLarge(c *Class, sizes []int, total, limit int) error {
+// tooLarge names the largest objects. partial means BuildFiles stopped
+// before evaluating every jmesPath entry: the total is then a lower bound.
+func tooLarge(c *Class, sizes []int, total, limit int, partial bool) error {
 	idx := make([]int, len(sizes))
 	for i := range idx {
 		idx[i] = i
@@ -222,9 +236,13 @@ func tooLarge(c *Class, sizes []int, total, limit int) error {
 	for k, i := range idx {
 		named[k] = fmt.Sprintf("%s (%s)", c.Objects[i].label(), humanBytes(sizes[i]))
 	}
+	atLeast := ""
+	if partial {
+		atLeast = "at least "
+	}
 	return failure.New(failure.TooLarge,
-		"the mount's files add up to %s, more than the %s the driver accepts in one answer (its --max-call-recv-msg-size); the largest objects are %s; split them across volumes with separate SecretProviderClasses or raise the driver's limit",
-		humanBytes(total), humanBytes(limit), strings.Join(named, ", "))
+		"the mount's files add up to %s%s, more than the %s the driver accepts in one answer (its --max-call-recv-msg-size); the largest objects are %s; split them across volumes with separate SecretProviderClasses or raise the driver's limit",
+		atLeast, humanBytes(total), humanBytes(limit), strings.Join(named, ", "))
 }
 
 func humanBytes(n int) string {

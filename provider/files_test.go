@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -78,7 +79,7 @@ func TestBuildFilesSizeLimit(t *testing.T) {
 	t.Parallel()
 	c := mustParse(t, mountAttrs(oneSecret))
 	data := []byte(strings.Repeat("x", 1000))
-	exact := fileSize(File{Path: "db", Contents: data, Version: "v"})
+	exact := fileSize(len(data), "db", "v")
 	t.Run("an answer exactly at the limit is accepted", func(t *testing.T) {
 		t.Parallel()
 		if _, err := BuildFiles(c, []Value{{Data: data, Version: "v"}}, exact); err != nil {
@@ -180,4 +181,27 @@ func TestCheckRelPath(t *testing.T) {
 			t.Errorf("checkRelPath(%q) accepted = %v, want %v (%s)", tc.path, got, tc.ok, checkRelPath(tc.path))
 		}
 	}
+}
+
+// TestBuildFilesStopsAtTheLimit: jmesPath results are counted as they are
+// evaluated, so a class whose entries each copy a large field stops at the
+// first one past the limit instead of building them all.
+func TestBuildFilesStopsAtTheLimit(t *testing.T) {
+	var objects strings.Builder
+	objects.WriteString("- objectName: db\n  objectType: secretsmanager\n  jmesPath:\n")
+	for j := range 100 {
+		fmt.Fprintf(&objects, "    - {path: big, objectAlias: f%d}\n", j)
+	}
+	c := mustParse(t, mountAttrs(objects.String()))
+	value := []byte(`{"big":"` + strings.Repeat("x", 500<<10) + `"}`)
+	var err error
+	n := allocated(func() { _, err = BuildFiles(c, []Value{{Data: value, Version: "v"}}, 2<<20) })
+	if failure.KindOf(err) != failure.TooLarge || !strings.Contains(err.Error(), "add up to at least 2.") {
+		t.Fatalf("BuildFiles = %v, want TooLarge saying the files add up to at least the limit", err)
+	}
+	// The value once decoded, then four 500 KiB results: not a hundred.
+	if n > 6<<20 {
+		t.Errorf("BuildFiles allocated %d bytes for a 2 MiB limit, want under 6 MiB", n)
+	}
+	t.Logf("stopped with %v after allocating %d bytes", err, n)
 }

@@ -11,9 +11,10 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 )
 
-// The SecretProviderClass keys this file reads from the Mount attributes.
-// Every other key (csi.storage.k8s.io/*, secretProviderClass, keys a newer
-// reference release may add) is ignored, as the reference provider does.
+// The SecretProviderClass keys the parser reads from the Mount attributes,
+// listed with their limits in classParams. Every other key
+// (csi.storage.k8s.io/*, secretProviderClass, keys a newer reference
+// release may add) is ignored, as the reference provider does.
 const (
 	paramObjects              = "objects"
 	paramRegion               = "region"
@@ -50,18 +51,28 @@ var partitionRE = regexp.MustCompile(`^aws(-[a-z]+)*$`)
 // Every error is a failure.InvalidArgument whose text names the parameter or
 // the object ("objects[2] \"db-creds\": ...") and says what to change.
 func ParseClass(params map[string]string, defaultMode int32) (*Class, error) {
+	v := readClassValues(params)
+	return parseClass(&v, defaultMode)
+}
+
+// parseClass is ParseClass over the parameters it reads; ClassCache calls
+// it with the values it hashed.
+func parseClass(params *classValues, defaultMode int32) (*Class, error) {
 	if defaultMode < 0 || defaultMode > 0o777 {
 		return nil, invalidArg("the driver's permission %d is not a file mode from 0 to 0777", defaultMode)
 	}
+	if err := params.checkLengths(); err != nil {
+		return nil, err
+	}
 	c := &Class{}
 
-	if r, ok := params[paramRegion]; ok && r != "" {
+	if r := params[pRegion]; r != "" {
 		if err := checkRegionName(paramRegion, r); err != nil {
 			return nil, err
 		}
 		c.Region = r
 	}
-	if r, ok := params[paramFailoverRegion]; ok && r != "" {
+	if r := params[pFailoverRegion]; r != "" {
 		if err := checkRegionName(paramFailoverRegion, r); err != nil {
 			return nil, err
 		}
@@ -71,13 +82,13 @@ func ParseClass(params map[string]string, defaultMode int32) (*Class, error) {
 		c.FailoverRegion = r
 	}
 
-	t, err := parsePathTranslation(params[paramPathTranslation])
+	t, err := parsePathTranslation(params[pPathTranslation])
 	if err != nil {
 		return nil, err
 	}
 	c.PathTranslation = t
 
-	if s := params[paramUsePodIdentity]; s != "" {
+	if s := params[pUsePodIdentity]; s != "" {
 		b, err := strconv.ParseBool(s)
 		if err != nil {
 			return nil, invalidArg("usePodIdentity %q is not a boolean; use \"true\" (EKS Pod Identity) or \"false\" (IRSA, the default)", s)
@@ -87,7 +98,7 @@ func ParseClass(params map[string]string, defaultMode int32) (*Class, error) {
 
 	// The reference provider treats any value other than ipv4/ipv6 as auto;
 	// keep that, since classes with a typo there work today.
-	switch strings.ToLower(params[paramPreferredAddressType]) {
+	switch strings.ToLower(params[pPreferredAddressType]) {
 	case "ipv4":
 		c.PreferredAddressType = "ipv4"
 	case "ipv6":
@@ -96,7 +107,7 @@ func ParseClass(params map[string]string, defaultMode int32) (*Class, error) {
 		c.PreferredAddressType = "auto"
 	}
 
-	objs, err := parseObjects(params[paramObjects], c, defaultMode)
+	objs, err := parseObjects(params[pObjects], c, defaultMode)
 	if err != nil {
 		return nil, err
 	}
@@ -159,8 +170,8 @@ func (c *Class) checkARNRegions(primary string) error {
 }
 
 func checkRegionName(field, r string) error {
-	if len(r) > 32 || !regionRE.MatchString(r) {
-		return invalidArg("%s %q is not an AWS region name; use one such as \"us-east-1\"", field, r)
+	if len(r) > maxRegionLength || !regionRE.MatchString(r) {
+		return invalidArg("%s %s is not an AWS region name; use one such as \"us-east-1\"", field, short(r))
 	}
 	return nil
 }
@@ -283,9 +294,13 @@ func parseObjects(src string, c *Class, defaultMode int32) ([]Object, error) {
 	if len(root.Content) == 0 {
 		return nil, noObjects()
 	}
+	if err := checkObjectCount(len(root.Content)); err != nil {
+		return nil, err
+	}
+	st := &parseState{files: len(root.Content), exprs: map[string]*jmesExpr{}}
 	objs := make([]Object, 0, len(root.Content))
 	for i, item := range root.Content {
-		o, err := parseObject(i, deref(item), c, defaultMode)
+		o, err := parseObject(i, deref(item), c, defaultMode, st)
 		if err != nil {
 			return nil, err
 		}
@@ -300,7 +315,7 @@ func noObjects() error {
 	return invalidArg("the SecretProviderClass lists no objects; add at least one entry to objects, such as \"- {objectName: my-secret, objectType: secretsmanager}\"")
 }
 
-func parseObject(i int, n *yaml.Node, c *Class, defaultMode int32) (Object, error) {
+func parseObject(i int, n *yaml.Node, c *Class, defaultMode int32, st *parseState) (Object, error) {
 	o := Object{Index: i}
 	if n == nil || isNull(n) {
 		return o, invalidArg("objects[%d] is empty; remove it or give it an objectName", i)
@@ -308,7 +323,7 @@ func parseObject(i int, n *yaml.Node, c *Class, defaultMode int32) (Object, erro
 	if n.Kind != yaml.MappingNode {
 		return o, invalidArg("objects[%d] must be a mapping with at least objectName, not %s", i, describeNode(n))
 	}
-	f, err := fields(n)
+	f, err := fields(n, st)
 	if err != nil {
 		return o, invalidArg("objects[%d]: %s", i, err)
 	}
@@ -320,7 +335,10 @@ func parseObject(i int, n *yaml.Node, c *Class, defaultMode int32) (Object, erro
 		if err != nil {
 			return "", invalidArg("%s: %s %s", objectLabel(i, o.Name), field, err)
 		}
-		return s, nil
+		if key == keyObjectName {
+			return s, checkField(fmt.Sprintf("objects[%d]", i), field, key, s)
+		}
+		return s, checkField(objectLabel(i, o.Name), field, key, s)
 	}
 	if o.Name, err = str(keyObjectName, "objectName"); err != nil {
 		return o, err
@@ -362,10 +380,10 @@ func parseObject(i int, n *yaml.Node, c *Class, defaultMode int32) (Object, erro
 		return o, invalidArg("%s: %s gives file name %q, which %s; set an objectAlias that is a relative path without \"..\"", label, what, o.FileName, why)
 	}
 
-	if o.JMESPath, err = parseJMESPath(label, f[keyJMESPath], c.PathTranslation, o.Mode); err != nil {
+	if o.JMESPath, err = parseJMESPath(label, f[keyJMESPath], c.PathTranslation, o.Mode, st); err != nil {
 		return o, err
 	}
-	if o.Failover, err = parseFailover(label, f[keyFailoverObject], &o, c); err != nil {
+	if o.Failover, err = parseFailover(label, f[keyFailoverObject], &o, c, st); err != nil {
 		return o, err
 	}
 	return o, nil
@@ -442,7 +460,7 @@ func filePermission(label, field string, n *yaml.Node, defaultMode int32) (int32
 		default:
 			suggest = "0640"
 		}
-		return 0, invalidArg("%s: %s must be a quoted string such as %q; YAML read the unquoted %s as the %s %v", label, field, suggest, n.Value, tagNoun(tag), v)
+		return 0, invalidArg("%s: %s must be a quoted string such as %q; YAML read the unquoted %s as the %s %s", label, field, suggest, clip(n.Value), tagNoun(tag), clip(fmt.Sprint(v)))
 	}
 	s := n.Value
 	if !permRE.MatchString(s) {
@@ -453,7 +471,7 @@ func filePermission(label, field string, n *yaml.Node, defaultMode int32) (int32
 		if len(s) == 3 && permRE.MatchString("0"+s) {
 			example = "0" + s
 		}
-		return 0, invalidArg("%s: %s %q must be four octal digits such as %q", label, field, s, example)
+		return 0, invalidArg("%s: %s %s must be four octal digits such as %q", label, field, short(s), example)
 	}
 	m, _ := strconv.ParseInt(s, 8, 32)
 	return int32(m), nil
@@ -471,13 +489,16 @@ func tagNoun(tag string) string {
 	return "value"
 }
 
-func parseJMESPath(label string, n *yaml.Node, translation string, objMode int32) ([]JMESPathFile, error) {
+func parseJMESPath(label string, n *yaml.Node, translation string, objMode int32, st *parseState) ([]JMESPathFile, error) {
 	n = deref(n)
 	if n == nil || isNull(n) {
 		return nil, nil
 	}
 	if n.Kind != yaml.SequenceNode {
 		return nil, invalidArg("%s: jmesPath must be a list of {path, objectAlias}, not %s", label, describeNode(n))
+	}
+	if err := st.addJMESPathFiles(label, len(n.Content)); err != nil {
+		return nil, err
 	}
 	out := make([]JMESPathFile, 0, len(n.Content))
 	for j, item := range n.Content {
@@ -489,7 +510,7 @@ func parseJMESPath(label string, n *yaml.Node, translation string, objMode int32
 		if item.Kind != yaml.MappingNode {
 			return nil, invalidArg("%s must be a mapping with path and objectAlias, not %s", where, describeNode(item))
 		}
-		f, err := fields(item)
+		f, err := fields(item, st)
 		if err != nil {
 			return nil, invalidArg("%s: %s", where, err)
 		}
@@ -501,18 +522,18 @@ func parseJMESPath(label string, n *yaml.Node, translation string, objMode int32
 		if err != nil {
 			return nil, invalidArg("%s: objectAlias %s", where, err)
 		}
+		if err := checkField(where, "objectAlias", keyObjectAlias, alias); err != nil {
+			return nil, err
+		}
 		if path == "" {
 			return nil, invalidArg("%s has no path; set path to the JMESPath expression whose result becomes the file", where)
 		}
 		if alias == "" {
-			return nil, invalidArg("%s (path %q) has no objectAlias; set objectAlias to the name of the file its result is written to", where, path)
+			return nil, invalidArg("%s (path %s) has no objectAlias; set objectAlias to the name of the file its result is written to", where, short(path))
 		}
-		jp, err := compileJMESPath(path)
+		expr, err := st.compile(path)
 		if err != nil {
-			return nil, invalidArg("%s: path %q is not a valid JMESPath expression (%s); see https://jmespath.org/specification.html", where, path, err)
-		}
-		if msg, found := unknownFunction(jp); found {
-			return nil, invalidArg("%s: path %q calls a function JMESPath does not have (%s)", where, path, msg)
+			return nil, invalidArg("%s: %s", where, err)
 		}
 		mode, err := filePermission(label, fmt.Sprintf("jmesPath[%d] filePermission", j), f[keyFilePermission], objMode)
 		if err != nil {
@@ -522,7 +543,7 @@ func parseJMESPath(label string, n *yaml.Node, translation string, objMode int32
 		if why := checkRelPath(name); why != "" {
 			return nil, invalidArg("%s: objectAlias gives file name %q, which %s; use a relative path without \"..\"", where, name, why)
 		}
-		out = append(out, JMESPathFile{Path: path, FileName: name, Mode: mode})
+		out = append(out, JMESPathFile{Path: path, FileName: name, Mode: mode, expr: expr})
 	}
 	return out, nil
 }
@@ -530,7 +551,7 @@ func parseJMESPath(label string, n *yaml.Node, translation string, objMode int32
 // parseFailover reads failoverObject. The returned FailoverObject is fully
 // resolved: a version or label it leaves out is the primary's, as in the
 // reference provider, so fetchers need no merging.
-func parseFailover(label string, n *yaml.Node, o *Object, c *Class) (*FailoverObject, error) {
+func parseFailover(label string, n *yaml.Node, o *Object, c *Class, st *parseState) (*FailoverObject, error) {
 	n = deref(n)
 	if n == nil || isNull(n) {
 		return nil, nil
@@ -538,7 +559,7 @@ func parseFailover(label string, n *yaml.Node, o *Object, c *Class) (*FailoverOb
 	if n.Kind != yaml.MappingNode {
 		return nil, invalidArg("%s: failoverObject must be a mapping with objectName, not %s", label, describeNode(n))
 	}
-	f, err := fields(n)
+	f, err := fields(n, st)
 	if err != nil {
 		return nil, invalidArg("%s: failoverObject: %s", label, err)
 	}
@@ -554,6 +575,9 @@ func parseFailover(label string, n *yaml.Node, o *Object, c *Class) (*FailoverOb
 		s, err := stringField(f[x.key])
 		if err != nil {
 			return nil, invalidArg("%s: failoverObject %s %s", label, x.field, err)
+		}
+		if err := checkField(label, "failoverObject "+x.field, x.key, s); err != nil {
+			return nil, err
 		}
 		*x.dst = s
 	}
@@ -634,9 +658,10 @@ func isNull(n *yaml.Node) bool {
 // fields maps a mapping's lower-cased keys to their values. A later key
 // replaces an earlier one, as encoding/json does in the reference provider;
 // merge keys ("<<: *base") supply keys the mapping does not set itself.
-func fields(n *yaml.Node) (map[string]*yaml.Node, error) {
+// Every mapping and key read counts against the class's maxYAMLKeys.
+func fields(n *yaml.Node, st *parseState) (map[string]*yaml.Node, error) {
 	budget := maxMergedMappings
-	return mergeFields(n, &budget)
+	return mergeFields(n, &budget, st)
 }
 
 // maxMergedMappings bounds the mappings one entry may pull in through merge
@@ -644,10 +669,13 @@ func fields(n *yaml.Node) (map[string]*yaml.Node, error) {
 // deep would otherwise cost billions of steps: YAML's "billion laughs".
 const maxMergedMappings = 1000
 
-func mergeFields(n *yaml.Node, budget *int) (map[string]*yaml.Node, error) {
+func mergeFields(n *yaml.Node, budget *int, st *parseState) (map[string]*yaml.Node, error) {
 	*budget--
 	if *budget < 0 {
 		return nil, fmt.Errorf("merge keys (<<) pull in more than %d mappings", maxMergedMappings)
+	}
+	if st.yamlKeys += 1 + len(n.Content)/2; st.yamlKeys > maxYAMLKeys {
+		return nil, yamlBudgetError()
 	}
 	out := make(map[string]*yaml.Node, len(n.Content)/2)
 	var merged []*yaml.Node
@@ -673,7 +701,7 @@ func mergeFields(n *yaml.Node, budget *int) (map[string]*yaml.Node, error) {
 			}
 			merged = append(merged, m.Content...)
 		case m.Kind == yaml.MappingNode:
-			sub, err := mergeFields(m, budget)
+			sub, err := mergeFields(m, budget, st)
 			if err != nil {
 				return nil, err
 			}

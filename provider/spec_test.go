@@ -103,6 +103,14 @@ func TestParseClassAcceptsEveryField(t *testing.T) {
 			{Index: 2, Name: "app-flag", Type: ParameterStore, VersionLabel: "prod", Mode: 0o644, FileName: "app-flag"},
 		},
 	}
+	for _, o := range c.Objects {
+		for j := range o.JMESPath {
+			if o.JMESPath[j].expr == nil {
+				t.Errorf("%s jmesPath[%d] was not compiled", o.label(), j)
+			}
+			o.JMESPath[j].expr = nil // compared below by its path
+		}
+	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("ParseClass =\n%+v\nwant\n%+v", c, want)
 	}

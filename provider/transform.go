@@ -4,93 +4,61 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
-	jmespath "github.com/jmespath-community/go-jmespath"
+	"github.com/csi-provider-aws/csi-provider-aws/provider/failure"
 )
 
-// compileJMESPath compiles a jmesPath expression. The library is fed text
-// from SecretProviderClasses, so a panic in it is turned into an error
-// rather than allowed to end the daemon and every other pod's mount.
-func compileJMESPath(expr string) (jp jmespath.JMESPath, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			jp, err = nil, fmt.Errorf("the expression could not be parsed")
-		}
-	}()
-	jp, err = jmespath.Compile(expr)
-	var se jmespath.SyntaxError
-	if errors.As(err, &se) {
-		err = fmt.Errorf("%s at character %d", se.Error(), se.Offset+1)
+// extractJMESPath evaluates o's jmesPath entries over its JSON value, each
+// within its own budget and all within mount's, and hands each result to
+// emit, in order, as soon as it exists: BuildFiles stops at the first
+// result that takes the answer past its limit, so no more than one
+// evaluation is ever held beyond it.
+//
+// Only a string result is accepted, as in the reference provider: a number,
+// boolean, object, array or no match is an error naming the object, the
+// entry, its path and the kind of result, never the result or the value
+// itself.
+func extractJMESPath(o *Object, data []byte, mount *budget, emit func(j int, s string) error) error {
+	if len(data) > maxDocumentBytes {
+		return failure.New(failure.TooLarge, "%s: the value is %s, more than the %s a jmesPath entry may read; remove jmesPath from this object and read the whole value as its file",
+			o.label(), humanBytes(len(data)), humanBytes(maxDocumentBytes))
 	}
-	return jp, err
-}
-
-// unknownFunction reports a call to a function the library does not have,
-// which Compile lets through. It evaluates the expression over null: no
-// data, so nothing secret can reach the message. A call that null
-// short-circuits ("a.nope(@)") is only found when the mount evaluates it.
-func unknownFunction(jp jmespath.JMESPath) (msg string, found bool) {
-	defer func() {
-		if r := recover(); r != nil {
-			msg, found = "", false
-		}
-	}()
-	if _, err := jp.Search(nil); err != nil && strings.HasPrefix(err.Error(), "unknown function") {
-		return err.Error(), true
-	}
-	return "", false
-}
-
-// searchJMESPath evaluates jp over doc. Like compileJMESPath it contains a
-// library panic. Its error is deliberately bare: the library's messages can
-// quote the data they failed on ("invalid type for: <value>"), and the data
-// is a secret.
-func searchJMESPath(jp jmespath.JMESPath, doc any) (res any, ok bool) {
-	defer func() {
-		if r := recover(); r != nil {
-			res, ok = nil, false
-		}
-	}()
-	res, err := jp.Search(doc)
-	if err != nil {
-		return nil, false
-	}
-	return res, true
-}
-
-// extractJMESPath evaluates o's jmesPath entries over its JSON value and
-// returns one result per entry. Only a string result is accepted, as in the
-// reference provider: a number, boolean, object, array or no match is an
-// error naming the object, the entry, its path and the kind of result, never
-// the result or the value itself.
-func extractJMESPath(o *Object, data []byte) ([][]byte, error) {
 	var doc any
 	if err := json.Unmarshal(data, &doc); err != nil {
 		// The decoder's message quotes the offending character; say only
 		// where the problem is, not what it is.
-		return nil, invalidArg("%s: the value is not JSON, so its jmesPath entries cannot apply; store the value as a JSON object or remove jmesPath", o.label())
+		return invalidArg("%s: the value is not JSON, so its jmesPath entries cannot apply; store the value as a JSON object or remove jmesPath", o.label())
 	}
-	out := make([][]byte, len(o.JMESPath))
-	for j, e := range o.JMESPath {
+	for j := range o.JMESPath {
+		e := &o.JMESPath[j]
 		where := fmt.Sprintf("%s: jmesPath[%d] path %q", o.label(), j, e.Path)
-		jp, err := compileJMESPath(e.Path)
-		if err != nil {
-			// ParseClass compiled it already; this is only reachable with a
-			// Class built by hand.
-			return nil, invalidArg("%s is not a valid JMESPath expression (%s)", where, err)
+		expr := e.expr
+		if expr == nil {
+			// Only a Class built by hand gets here: ParseClass compiled
+			// every path.
+			var err error
+			if expr, err = compileJMESPath(e.Path); err != nil {
+				return invalidArg("%s: jmesPath[%d]: %s", o.label(), j, err)
+			}
 		}
-		res, ok := searchJMESPath(jp, doc)
-		if !ok {
-			return nil, invalidArg("%s could not be evaluated over the value (a function was given an argument of the wrong type, or is unknown); check the expression against the secret's structure", where)
+		res, err := expr.evaluate(doc, mount)
+		var be *budgetError
+		switch {
+		case errors.As(err, &be):
+			return failure.New(failure.TooLarge, "%s needs more than its evaluation may use: %s (docs/limits.md); simplify the expression",
+				where, be)
+		case err != nil:
+			return invalidArg("%s could not be evaluated over the value (a function was given an argument of the wrong type or value); check the expression against the secret's structure", where)
 		}
 		s, isString := res.(string)
 		if !isString {
-			return nil, invalidArg("%s selects %s, but only a string can become a file; point the path at a string field", where, describeResult(res))
+			return invalidArg("%s selects %s, but only a string can become a file; point the path at a string field", where, describeResult(res))
 		}
-		out[j] = []byte(s)
+		if err := emit(j, s); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	return nil
 }
 
 // describeResult names the JSON kind of a jmesPath result, nothing more.

@@ -8,12 +8,8 @@ package server
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/fnv"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -166,12 +162,9 @@ func (s *Server) mount(ctx context.Context, req *v1alpha1.MountRequest, start ti
 	rec.pod = attrs["csi.storage.k8s.io/pod.namespace"] + "/" + attrs["csi.storage.k8s.io/pod.name"]
 	rec.serviceAccount = attrs["csi.storage.k8s.io/serviceAccount.name"]
 
-	secrets := map[string]string{}
-	if s := req.GetSecrets(); s != "" {
-		if err := json.Unmarshal([]byte(s), &secrets); err != nil {
-			// Never echo the field: it may hold tokens or Secret data.
-			return rec, failure.New(failure.InvalidArgument, "the mount request's secrets field is not a JSON object of strings")
-		}
+	secrets, err := parseSecrets(req.GetSecrets())
+	if err != nil {
+		return rec, err
 	}
 	mode, err := parsePermission(req.GetPermission())
 	if err != nil {
@@ -278,48 +271,4 @@ func (s *Server) write(target string, files []provider.File) error {
 	mu.Lock()
 	defer mu.Unlock()
 	return provider.WriteFiles(target, files)
-}
-
-// parsePermission reads the driver's default file mode, a JSON number such
-// as 420 (0644).
-func parsePermission(p string) (int32, error) {
-	p = strings.TrimSpace(p)
-	if p == "" {
-		return 0o644, nil
-	}
-	n, err := strconv.ParseInt(p, 10, 32)
-	if err != nil || n < 0 || n > 0o777 {
-		return 0, failure.New(failure.InvalidArgument, "the mount request's permission %q is not a file mode between 0 and 511 (0777)", p)
-	}
-	return int32(n), nil
-}
-
-// parseAttributes reads the attributes: a JSON object whose values are all
-// strings (the SecretProviderClass parameters and kubelet's volume context).
-// Errors name the attribute but never quote values, which may hold tokens.
-func parseAttributes(s string) (map[string]string, error) {
-	fast := map[string]string{}
-	if err := json.Unmarshal([]byte(s), &fast); err == nil {
-		return fast, nil
-	}
-	// Slow path, only to say what is wrong.
-	raw := map[string]json.RawMessage{}
-	if err := json.Unmarshal([]byte(s), &raw); err != nil {
-		problem := "malformed JSON"
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			problem = fmt.Sprintf("syntax error at byte %d", se.Offset)
-		}
-		return nil, failure.New(failure.InvalidArgument, "the mount request's attributes are not a JSON object of strings: %s", problem)
-	}
-	attrs := make(map[string]string, len(raw))
-	for k, v := range raw {
-		var str string
-		if err := json.Unmarshal(v, &str); err != nil {
-			return nil, failure.New(failure.InvalidArgument,
-				"the mount request's attribute %q is not a string; SecretProviderClass parameters must be strings (quote the value)", k)
-		}
-		attrs[k] = str
-	}
-	return attrs, nil
 }
