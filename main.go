@@ -60,6 +60,7 @@ type Config struct {
 	CacheStaleMax          time.Duration
 	AWSMaxConcurrency      int
 	MaxResponseBytes       int
+	MaxAnswerBytesInFlight int
 	// Region is the daemon's AWS_REGION, the fallback for classes without one.
 	Region string
 }
@@ -98,6 +99,8 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.IntVar(&c.AWSMaxConcurrency, "aws-max-concurrency", 64, "upper bound of AWS calls in flight at once, across every identity and region")
 	fs.IntVar(&c.MaxResponseBytes, "max-response-bytes", server.DefaultMaxResponseBytes,
 		"upper bound of one Mount's files; the driver's --max-call-recv-msg-size (default 4 MiB) must be larger")
+	fs.IntVar(&c.MaxAnswerBytesInFlight, "max-answer-bytes-in-flight", server.DefaultMaxAnswerBytesInFlight,
+		"upper bound of the bytes of Mount answers held at once until the driver has read them; a Mount waits for room within its deadline")
 	fs.IntVar(&c.CacheMaxBytes, "cache-max-bytes", 64<<20, "upper bound of the bytes of cached values (least recently used go first)")
 	fs.StringVar(&c.CacheScope, "cache-scope", string(auth.ScopeIdentity),
 		"who shares cached AWS credentials and values: identity = the pods of one ServiceAccount, role and region (one STS or Pod Identity agent call per identity per credential lifetime); pod = each pod alone, for IAM policies whose conditions tell pods of one ServiceAccount apart (per-pod session tags or role session names), at one STS or agent call per pod per credential lifetime and one value read per pod per --cache-ttl")
@@ -145,6 +148,9 @@ func (c *Config) Validate() error {
 	}
 	if c.AWSMaxConcurrency < 1 {
 		errs = append(errs, fmt.Errorf("--aws-max-concurrency must be at least 1, got %d", c.AWSMaxConcurrency))
+	}
+	if c.MaxAnswerBytesInFlight < c.MaxResponseBytes {
+		errs = append(errs, fmt.Errorf("--max-answer-bytes-in-flight (%d) must be at least --max-response-bytes (%d)", c.MaxAnswerBytesInFlight, c.MaxResponseBytes))
 	}
 	if c.MaxResponseBytes < 1<<10 {
 		errs = append(errs, fmt.Errorf("--max-response-bytes must be at least 1024, got %d", c.MaxResponseBytes))
@@ -218,14 +224,15 @@ func run(args []string) error {
 	})
 	metrics.WatchCache(fetcher.CacheStats)
 	srv, err := server.New(server.Options{
-		Credentials:         creds,
-		Fetcher:             fetcher,
-		Regions:             auth.NewRegions(lookup, cfg.Region, cfg.NodeName),
-		DriverWritesSecrets: cfg.DriverWritesSecrets,
-		MaxResponseBytes:    cfg.MaxResponseBytes,
-		MountTimeout:        cfg.MountTimeout,
-		Version:             version,
-		Observer:            metrics,
+		Credentials:            creds,
+		Fetcher:                fetcher,
+		Regions:                auth.NewRegions(lookup, cfg.Region, cfg.NodeName),
+		DriverWritesSecrets:    cfg.DriverWritesSecrets,
+		MaxResponseBytes:       cfg.MaxResponseBytes,
+		MaxAnswerBytesInFlight: cfg.MaxAnswerBytesInFlight,
+		MountTimeout:           cfg.MountTimeout,
+		Version:                version,
+		Observer:               metrics,
 	})
 	if err != nil {
 		return err

@@ -241,7 +241,7 @@ func tooLarge(c *Class, sizes []int, total, limit int, partial bool) error {
 		atLeast = "at least "
 	}
 	return failure.New(failure.TooLarge,
-		"the mount's files add up to %s%s, more than the %s the driver accepts in one answer (its --max-call-recv-msg-size); the largest objects are %s; split them across volumes with separate SecretProviderClasses or raise the driver's limit",
+		"the mount's files add up to %s%s, more than the %s this daemon answers in one Mount (its --max-response-bytes, kept below the driver's --max-call-recv-msg-size); the largest objects are %s; split them across volumes with separate SecretProviderClasses, or raise --max-response-bytes together with the driver's --max-call-recv-msg-size",
 		atLeast, humanBytes(total), humanBytes(limit), strings.Join(named, ", "))
 }
 

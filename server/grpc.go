@@ -30,6 +30,7 @@ type PanicObserver interface {
 func NewGRPCServer(s *Server, obs PanicObserver) *grpc.Server {
 	g := grpc.NewServer(
 		grpc.MaxRecvMsgSize(MaxRequestBytes),
+		grpc.StatsHandler(statsHandler{}),
 		grpc.ChainUnaryInterceptor(recoverPanics(obs)),
 	)
 	v1alpha1.RegisterCSIDriverProviderServer(g, s)

@@ -190,6 +190,7 @@ type daemonOptions struct {
 	cacheScope          auth.ScopeMode
 	mountTimeout        time.Duration // default 20s
 	deniedCredsMinAge   time.Duration // default the daemon's (1m)
+	maxAnswerBytes      int           // default the daemon's
 	socket              string        // default: a new one (a restart reuses the old)
 }
 
@@ -236,6 +237,7 @@ func startDaemon(t testing.TB, o daemonOptions) *daemon {
 		Version:                 "1.2.3",
 		Observer:                metrics,
 		DeniedCredentialsMinAge: o.deniedCredsMinAge,
+		MaxAnswerBytesInFlight:  o.maxAnswerBytes,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -82,14 +82,14 @@ func TestAThousandConcurrentMountsOfMixedIdentities(t *testing.T) {
 	t.Logf("1000 concurrent Mounts, 20 identities: wall %v, p50 %v, p99 %v, max %v; AWS calls: %d STS, %d BatchGetSecretValue; goroutines %d -> %d; heap %.1f MiB -> peak %.1f MiB -> %.1f MiB",
 		wall.Round(time.Millisecond), took[n/2].Round(time.Microsecond), took[n*99/100].Round(time.Microsecond), took[n-1].Round(time.Millisecond),
 		calls["sts:AssumeRoleWithWebIdentity"], calls["secretsmanager:BatchGetSecretValue"], goroutines, g2,
-		mib(heap), mib(peak), mib(h2))
+		inMiB(heap), inMiB(peak), inMiB(h2))
 	if g2 > goroutines+5 {
 		t.Errorf("goroutines: %d before the load, %d after it settled: something is left running", goroutines, g2)
 	}
 	// What stays: the value cache (20 identities x 10 small values), the
 	// memory of 1,000 volumes and the class cache; a few MiB at most.
 	if h2 > heap+8<<20 {
-		t.Errorf("heap: %.1f MiB before the load, %.1f MiB after it settled", mib(heap), mib(h2))
+		t.Errorf("heap: %.1f MiB before the load, %.1f MiB after it settled", inMiB(heap), inMiB(h2))
 	}
 }
 
@@ -148,4 +148,4 @@ func watchHeap(peak *uint64) (stop func()) {
 	return func() { close(done); wg.Wait() }
 }
 
-func mib(b uint64) float64 { return float64(b) / (1 << 20) }
+func inMiB(b uint64) float64 { return float64(b) / (1 << 20) }

@@ -64,6 +64,9 @@ type Options struct {
 	DriverWritesSecrets bool
 	// MaxResponseBytes bounds the files' total size (0 = default).
 	MaxResponseBytes int
+	// MaxAnswerBytesInFlight bounds the bytes of answers held until gRPC has
+	// sent them, across all Mounts (0 = DefaultMaxAnswerBytesInFlight).
+	MaxAnswerBytesInFlight int
 	// MountTimeout bounds one Mount (0 = 30s).
 	MountTimeout time.Duration
 	// Version is the daemon's semver, reported by Version.
@@ -88,6 +91,8 @@ type Server struct {
 	classes    *provider.ClassCache
 	// republish remembers each volume's last successful Mount.
 	republish *republishes
+	// answers bounds the bytes of answers held until they are sent.
+	answers *answerBudget
 }
 
 var _ v1alpha1.CSIDriverProviderServer = (*Server)(nil)
@@ -100,6 +105,9 @@ func New(opts Options) (*Server, error) {
 	if opts.MaxResponseBytes <= 0 {
 		opts.MaxResponseBytes = DefaultMaxResponseBytes
 	}
+	if opts.MaxAnswerBytesInFlight <= 0 {
+		opts.MaxAnswerBytesInFlight = DefaultMaxAnswerBytesInFlight
+	}
 	if opts.MountTimeout <= 0 {
 		opts.MountTimeout = 30 * time.Second
 	}
@@ -109,7 +117,8 @@ func New(opts Options) (*Server, error) {
 	if opts.DeniedCredentialsMinAge <= 0 {
 		opts.DeniedCredentialsMinAge = time.Minute
 	}
-	return &Server{opts: opts, classes: provider.NewClassCache(512), republish: newRepublishes(defaultRememberedVolumes)}, nil
+	return &Server{opts: opts, classes: provider.NewClassCache(512), republish: newRepublishes(defaultRememberedVolumes),
+		answers: newAnswerBudget(int64(opts.MaxAnswerBytesInFlight))}, nil
 }
 
 // Version answers the driver's version and health probe.
@@ -218,8 +227,14 @@ func (s *Server) mount(ctx context.Context, req *v1alpha1.MountRequest, start ti
 		resp.ObjectVersion = append(resp.ObjectVersion, &v1alpha1.ObjectVersion{Id: f.Path, Version: f.Version})
 	}
 	if s.opts.DriverWritesSecrets {
+		size := 0
 		for _, f := range files {
 			resp.Files = append(resp.Files, &v1alpha1.File{Path: f.Path, Mode: f.Mode, Contents: f.Contents})
+			size += len(f.Contents) + len(f.Path)
+		}
+		if err := s.answers.take(ctx, size); err != nil {
+			return rec, failure.New(failure.Timeout, "the Mount's deadline passed while the answers of other Mounts, still being sent, held all the %d KiB the daemon may hold (--max-answer-bytes-in-flight); kubelet will retry",
+				s.answers.limit>>10)
 		}
 	} else if err := s.write(req.GetTargetPath(), files); err != nil {
 		return rec, failure.Wrap(failure.Internal, err, "writing the files into the pod's mount %s", req.GetTargetPath())
