@@ -13,9 +13,12 @@ import (
 
 // MaxRequestBytes bounds one request from the driver: the class's
 // parameters, the pod's attributes and tokens, the node-publish Secret and
-// the object versions. Each part has a tighter bound of its own; this one
-// keeps gRPC from buffering more.
-const MaxRequestBytes = 1 << 20
+// the object versions. A SecretProviderClass and a Secret are each at most
+// about 1.5 MiB (etcd's object limit), so a real request stays under it;
+// each part has a tighter bound of its own, checked with a message that
+// names it (docs/limits.md), which a smaller gRPC limit would pre-empt
+// with a bare "message larger than max".
+const MaxRequestBytes = 4 << 20
 
 // PanicObserver counts recovered panics (metrics); optional.
 type PanicObserver interface {
