@@ -338,6 +338,14 @@ func (e *environment) createNode(ctx context.Context, name string) error {
 // startDaemon starts our daemon listening in dir, pointed at the fault
 // proxy, the fake Pod Identity agent and the shared node.
 func (e *environment) startDaemon(ctx context.Context, dir string) (*cluster.Daemon, error) {
+	// Shorter than the poll interval: a republish past the interval always
+	// finds the cached value expired and reads AWS again.
+	return e.startDaemonWith(ctx, dir, "--cache-ttl="+cacheTTL.String())
+}
+
+// startDaemonWith starts a daemon on dir with extra flags (none: the
+// daemon's defaults).
+func (e *environment) startDaemonWith(ctx context.Context, dir string, extraArgs ...string) (*cluster.Daemon, error) {
 	return cluster.StartDaemon(ctx, e.ws, cluster.DaemonOptions{
 		Bin:            e.daemonBin,
 		SocketDir:      dir,
@@ -346,9 +354,7 @@ func (e *environment) startDaemon(ctx context.Context, dir string) (*cluster.Dae
 		EndpointURL:    e.aws.URL,
 		PodIdentityURL: e.agent.URL,
 		Verbosity:      2,
-		// Shorter than the poll interval: a republish past the interval
-		// always finds the cached value expired and reads AWS again.
-		ExtraArgs: []string{"--cache-ttl=" + cacheTTL.String()},
+		ExtraArgs:      extraArgs,
 	})
 }
 

@@ -125,3 +125,40 @@ func TestSyncToKubernetesSecret(t *testing.T) {
 	p.wantFile(t, "password", "pass-v2")
 	waitSecret(t, ns, "db-creds", func(s *corev1.Secret) bool { return string(s.Data["pass"]) == "pass-v2" })
 }
+
+// TestRotationWithTheDaemonsDefaultCache checks rotation as the upstream
+// driver's AWS end-to-end test does, against a daemon run with its default
+// flags (a 2-minute value cache, far longer than the poll interval): two
+// poll intervals after put-secret-value, with a republish after each, the
+// pod has the new value. A republish is never answered with a value read
+// before the pod's previous Mount, so the cache cannot hold a rotation back.
+func TestRotationWithTheDaemonsDefaultCache(t *testing.T) {
+	dir, _ := env.ws.Mkdir("providers-defaults")
+	d, err := env.startDaemonWith(testContext(t), dir)
+	if err != nil {
+		t.Fatalf("starting the daemon with its defaults: %v", err)
+	}
+	t.Cleanup(d.Stop)
+	_, k := secondDriver(t, "v1.6.1", "e2e-node-defaults", dir)
+
+	ns := newNamespace(t)
+	sa := irsaServiceAccount(t, ns)
+	secret := ns + "-default-cache"
+	createSecret(t, primaryRegion, secret, "v1")
+	createSPC(t, ns, spc{Name: "default-cache", Parameters: map[string]string{
+		"region": primaryRegion, "objects": fmt.Sprintf("- objectName: %q\n  objectType: secretsmanager\n  objectAlias: value\n", secret),
+	}})
+	p := newPod(t, k, ns, sa, "default-cache")
+	p.mustPublish(t)
+	p.wantFile(t, "value", "v1")
+	// A republish first, as kubelet's run about once a minute.
+	p.waitPastPollInterval(t)
+	p.mustPublish(t)
+
+	putSecretValue(t, primaryRegion, secret, "v2")
+	for range 2 {
+		p.waitPastPollInterval(t)
+		p.mustPublish(t)
+	}
+	p.wantFile(t, "value", "v2")
+}
