@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/csi-provider-aws/csi-provider-aws/provider/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
 // agentStep is how a scripted agent answers one request: after delay, with

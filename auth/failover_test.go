@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
-	"github.com/csi-provider-aws/csi-provider-aws/provider/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
 // scriptedRegions is an STSForRegion over fakeSTS where a region may be

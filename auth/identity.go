@@ -3,7 +3,7 @@ package auth
 import (
 	"strings"
 
-	"github.com/csi-provider-aws/csi-provider-aws/provider/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
 // Mode is how a pod's identity becomes AWS credentials.

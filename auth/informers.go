@@ -18,7 +18,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 
-	"github.com/csi-provider-aws/csi-provider-aws/provider/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
 // InformerOptions tune NewInformerLookup. The zero value is usable.

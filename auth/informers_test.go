@@ -26,7 +26,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/csi-provider-aws/csi-provider-aws/e2e/fakekube"
-	"github.com/csi-provider-aws/csi-provider-aws/provider/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
 const roleNew = "arn:aws:iam::123456789012:role/cart-v2"

@@ -3,7 +3,7 @@ package auth
 import (
 	"testing"
 
-	"github.com/csi-provider-aws/csi-provider-aws/provider/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
 // TestPodScopeChecksTheTokensPodClaim: with the per-pod scope a token must

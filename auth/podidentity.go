@@ -13,7 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
-	"github.com/csi-provider-aws/csi-provider-aws/provider/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
 // Default EKS Pod Identity agent endpoints (SPEC section 4).

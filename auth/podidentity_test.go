@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/csi-provider-aws/csi-provider-aws/provider/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
 // fakeAgent is an EKS Pod Identity agent on loopback. It answers only a

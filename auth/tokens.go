@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/csi-provider-aws/csi-provider-aws/provider/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
 // Attribute keys kubelet sends in the volume attributes (SPEC section 1).

@@ -8,7 +8,7 @@ import (
 
 	"github.com/jmespath-community/go-jmespath/pkg/api"
 
-	"github.com/csi-provider-aws/csi-provider-aws/provider/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
 // checkAcceptedPath is the fuzz targets' oracle for a file path, written

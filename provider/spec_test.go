@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/csi-provider-aws/csi-provider-aws/provider/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
 const (

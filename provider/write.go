@@ -12,7 +12,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/csi-provider-aws/csi-provider-aws/provider/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
 // dirMode is the mode of the sub-directories nested file names create; the

@@ -18,8 +18,8 @@ import (
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
 	"github.com/csi-provider-aws/csi-provider-aws/auth"
+	"github.com/csi-provider-aws/csi-provider-aws/failure"
 	"github.com/csi-provider-aws/csi-provider-aws/provider"
-	"github.com/csi-provider-aws/csi-provider-aws/provider/failure"
 )
 
 // RuntimeName is what Version reports as the provider's runtime.
