@@ -32,7 +32,7 @@ e2e:
 	bash e2e/run.sh
 
 bench:
-	$(GO) run ./e2e/bench
+	$(GO) run ./tools/bench
 
 # Each fuzz target asserts a per-input allocation bound besides its oracle.
 fuzz:

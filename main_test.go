@@ -20,8 +20,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
-	"github.com/csi-provider-aws/csi-provider-aws/e2e/fakeaws"
-	"github.com/csi-provider-aws/csi-provider-aws/e2e/fakekube"
+	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakeaws"
+	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakekube"
 )
 
 // TestMain lets the tests run this binary as the daemon itself.

@@ -13,7 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/csi-provider-aws/csi-provider-aws/auth"
-	"github.com/csi-provider-aws/csi-provider-aws/e2e/fakeaws"
+	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakeaws"
 	"github.com/csi-provider-aws/csi-provider-aws/provider"
 )
 

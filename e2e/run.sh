@@ -25,6 +25,6 @@ echo "e2e: binaries ready in $((SECONDS - t0)) s"
 
 t1=$SECONDS
 status=0
-go test -tags e2e -count=1 -timeout 45m -v ./e2e/... "$@" || status=$?
+go test -tags e2e -count=1 -timeout 45m -v ./e2e/... ./charts/... "$@" || status=$?
 echo "e2e: tests took $((SECONDS - t1)) s (total $((SECONDS - t0)) s)"
 exit $status

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/csi-provider-aws/csi-provider-aws/e2e/fakeaws"
+	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakeaws"
 )
 
 // BenchmarkWarmMount measures a republish served from the caches: what

@@ -16,8 +16,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/csi-provider-aws/csi-provider-aws/e2e/fakeaws"
-	"github.com/csi-provider-aws/csi-provider-aws/e2e/fakekube"
+	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakeaws"
+	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakekube"
 )
 
 // faultEnv is a daemon that writes the files itself (so that "nothing

@@ -33,14 +33,14 @@ import (
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
 	"github.com/csi-provider-aws/csi-provider-aws/auth"
-	"github.com/csi-provider-aws/csi-provider-aws/e2e/fakeaws"
-	"github.com/csi-provider-aws/csi-provider-aws/e2e/moto"
+	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakeaws"
+	"github.com/csi-provider-aws/csi-provider-aws/emulators/moto"
 	"github.com/csi-provider-aws/csi-provider-aws/provider"
 	"github.com/csi-provider-aws/csi-provider-aws/server"
 )
 
 // The integration suite runs each case against two AWS emulators: the
-// in-process fake (e2e/fakeaws) and moto, an independent emulator that keeps
+// in-process fake (emulators/fakeaws) and moto, an independent emulator that keeps
 // the fake honest. moto does not check some things AWS does, so these cases
 // run on the fake only:
 //
@@ -49,7 +49,7 @@ import (
 //   - the 20-id BatchGetSecretValue limit, the batch permission fallback,
 //     per-secret batch errors and exact call counts: provider/fetch_test.go;
 //   - FIPS endpoints: provider/aws_test.go (where the SDK dials) and
-//     e2e/fakeaws (TestFIPSEndpointsAreRecorded).
+//     emulators/fakeaws (TestFIPSEndpointsAreRecorded).
 
 // backend is an AWS emulator the suite runs against (the in-process fake,
 // or moto, an independent emulator that keeps the fake honest) and the

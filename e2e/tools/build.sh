@@ -47,7 +47,7 @@ case $what in
     ln -sf "$(command -v etcd)" "$bin/etcd"
     ;;
   helm)
-    # Not part of "all": only e2e/chart needs helm, and it asks for it itself.
+    # Not part of "all": only charts/charttest needs helm, and it asks for it itself.
     # Without these ldflags helm reports v3.22 and assumes Kubernetes v1.20,
     # which the chart's kubeVersion (>=1.30.0-0) refuses.
     build helm "$here/helm" helm.sh/helm/v3/cmd/helm \

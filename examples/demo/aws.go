@@ -11,8 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
-	"github.com/csi-provider-aws/csi-provider-aws/e2e/fakeaws"
-	"github.com/csi-provider-aws/csi-provider-aws/e2e/moto"
+	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakeaws"
+	"github.com/csi-provider-aws/csi-provider-aws/emulators/moto"
 )
 
 // seedAccessKey signs the demo's own AWS calls (seeding, rotation), so that

@@ -17,7 +17,7 @@ import (
 	"sigs.k8s.io/secrets-store-csi-driver/pkg/util/fileutil"
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
-	"github.com/csi-provider-aws/csi-provider-aws/e2e/fakekube"
+	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakekube"
 )
 
 // Bounds of the steps that wait.
@@ -133,7 +133,7 @@ func (d *demo) startKube() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	d.printf("\n2. Kubernetes: e2e/fakekube at %s, kubeconfig %s\n", d.kube.URL(), d.short(path))
+	d.printf("\n2. Kubernetes: emulators/fakekube at %s, kubeconfig %s\n", d.kube.URL(), d.short(path))
 	d.printf("     %-24s eks.amazonaws.com/role-arn=%s\n", "ServiceAccount "+namespace+"/"+serviceAccount, roleARN)
 	d.printf("     %-24s topology.kubernetes.io/region=%s\n", "Node "+nodeName, region)
 	d.printf("     %-24s on %s, as %s\n", "Pod "+namespace+"/"+podName, nodeName, serviceAccount)

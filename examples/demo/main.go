@@ -1,7 +1,7 @@
 // Command demo runs the provider daemon on this machine with no cluster and
 // no AWS account: an AWS stand-in (the in-process fake of Secrets Manager,
 // SSM and STS, or moto with --aws=moto), a Kubernetes API stand-in
-// (e2e/fakekube) and the real daemon binary as a subprocess. It mounts a
+// (emulators/fakekube) and the real daemon binary as a subprocess. It mounts a
 // SecretProviderClass through the Secrets Store CSI Driver's own provider
 // client, writes the answer with the driver's own file writer, rotates the
 // secret, mounts again, and prints what a pod would see at each step.
@@ -27,7 +27,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/csi-provider-aws/csi-provider-aws/e2e/fakeaws"
+	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakeaws"
 )
 
 // The demo's world: who mounts, as what, where.

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/csi-provider-aws/csi-provider-aws/e2e/fakeaws"
+	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakeaws"
 )
 
 func TestDemoFailsAtTheStepThatBrokeAndStillCleansUp(t *testing.T) {

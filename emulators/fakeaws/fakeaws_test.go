@@ -24,7 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
-	"github.com/csi-provider-aws/csi-provider-aws/e2e/fakeaws"
+	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakeaws"
 )
 
 const (

@@ -84,6 +84,6 @@
 //   - Error messages differ in places (for example a secret scheduled for
 //     deletion); codes agree. Assert on codes in shared tests.
 //
-// e2e/moto's TestFakeAndMotoAgree sends the same requests to both and
+// emulators/moto's TestFakeAndMotoAgree sends the same requests to both and
 // compares what a caller observes; extend it when the fake learns more.
 package fakeaws

@@ -19,7 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/csi-provider-aws/csi-provider-aws/e2e/fakekube"
+	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakekube"
 )
 
 const roleKey = "eks.amazonaws.com/role-arn"

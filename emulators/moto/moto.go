@@ -1,5 +1,5 @@
 // Package moto runs moto_server, an independent AWS emulator, for tests.
-// The integration suite runs against it and against e2e/fakeaws so that
+// The integration suite runs against it and against emulators/fakeaws so that
 // the fake cannot drift from AWS behaviour unnoticed.
 //
 // It owns one child process per Server and must never leave it behind: the

@@ -6,8 +6,8 @@
 // AWS calls by operation, Kubernetes API calls, Mount latency percentiles,
 // daemon CPU seconds and peak RSS.
 //
-//	go run ./e2e/bench                  # every scenario
-//	go run ./e2e/bench -scenario default -spread
+//	go run ./tools/bench                  # every scenario
+//	go run ./tools/bench -scenario default -spread
 package main
 
 import (
@@ -32,8 +32,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
-	"github.com/csi-provider-aws/csi-provider-aws/e2e/fakeaws"
-	"github.com/csi-provider-aws/csi-provider-aws/e2e/fakekube"
+	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakeaws"
+	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakekube"
 )
 
 const (
