@@ -354,6 +354,9 @@ func TestTemplateRefusesValuesThatWouldBreakTheDaemon(t *testing.T) {
 		{"a duration the daemon cannot parse", []string{"cacheTTL=2 minutes"}, "cacheTTL"},
 		{"a misspelt key", []string{"cachettl=5m"}, "cachettl"},
 		{"a zero qps", []string{"qps=0"}, "qps"},
+		{"common labels that override a label of the chart", []string{"commonLabels.app\\.kubernetes\\.io/name=mine"}, "commonLabels sets app.kubernetes.io/name"},
+		{"a dnsPolicy None without nameservers", []string{"dnsPolicy=None"}, "dnsConfig.nameservers"},
+		{"a dnsPolicy Kubernetes does not have", []string{"dnsPolicy=ClusterLast"}, "dnsPolicy"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -421,6 +424,7 @@ func TestReadmeDocumentsEveryValue(t *testing.T) {
 
 type object struct {
 	kind, name string
+	labels     map[string]string
 	raw        []byte
 }
 
@@ -457,7 +461,7 @@ func render(t *testing.T, set ...string) objects {
 		if meta.Kind == "" {
 			continue // comments only
 		}
-		objs = append(objs, object{kind: meta.Kind, name: meta.Name, raw: doc})
+		objs = append(objs, object{kind: meta.Kind, name: meta.Name, labels: meta.Labels, raw: doc})
 	}
 	return objs
 }

@@ -30,6 +30,13 @@ app.kubernetes.io/name: {{ include "csi-provider-aws.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{/*
+Labels of every object, and of the pods: the Kubernetes recommended labels
+(app.kubernetes.io/name, instance, version, component, part-of,
+managed-by), helm.sh/chart, then commonLabels. commonLabels may not set a
+label of the chart's own: two values for one key would make the YAML
+invalid, and name and instance select the pods.
+*/}}
 {{- define "csi-provider-aws.labels" -}}
 helm.sh/chart: {{ include "csi-provider-aws.chart" . }}
 {{ include "csi-provider-aws.selectorLabels" . }}
@@ -37,6 +44,14 @@ app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | tr
 app.kubernetes.io/component: provider
 app.kubernetes.io/part-of: secrets-store-csi-driver
 app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{- range $key, $_ := . }}
+{{- if or (hasPrefix "app.kubernetes.io/" $key) (eq $key "helm.sh/chart") }}
+{{- fail (printf "commonLabels sets %s, a label the chart sets itself; remove it from commonLabels (nameOverride changes app.kubernetes.io/name)" $key) }}
+{{- end }}
+{{- end }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{- define "csi-provider-aws.serviceAccountName" -}}
