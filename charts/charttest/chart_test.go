@@ -4,9 +4,12 @@
 // operator relies on it: helm lint and helm template pass, and the rendered
 // objects do what the README promises (the socket directory as a hostPath,
 // NODE_NAME from the downward API, probes on /healthz and /readyz, no
-// capabilities, read-only RBAC on three resources), with every flag the
-// chart passes known to the daemon and accepted by its validation. helm is
-// built by e2e/tools/build.sh helm (cached beside the other e2e binaries).
+// capabilities, read-only RBAC), with every flag the chart passes known to
+// the daemon and accepted by its validation; the Secrets Store CSI Driver
+// installed with it is configured for it. helm is built
+// by e2e/tools/build.sh helm (cached beside the other e2e binaries); the
+// driver's chart comes from the Go module cache, so no test needs the
+// network.
 package chart
 
 import (
@@ -42,6 +45,12 @@ const (
 	// <provider>.sock by default (its chart's linux.providersDir).
 	providerDir = "/var/run/secrets-store-csi-providers"
 	httpPort    = 8989
+
+	// The dependency: the Secrets Store CSI Driver's chart, and the Go
+	// module it ships in.
+	driverChart   = "secrets-store-csi-driver"
+	driverModule  = "sigs.k8s.io/secrets-store-csi-driver"
+	driverVersion = "1.6.1"
 )
 
 func TestLintPasses(t *testing.T) {
@@ -53,10 +62,11 @@ func TestLintPasses(t *testing.T) {
 		{"with the default values", nil},
 		{"when the daemon writes the files itself", []string{"driverWritesSecrets=false"}},
 		{"with metrics service and ServiceMonitor", []string{"metrics.serviceMonitor.enabled=true"}},
+		{"without the driver", []string{"secrets-store-csi-driver.install=false"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			args := []string{"lint", "--strict", chartDir(t)}
+			args := []string{"lint", "--strict", chartWithDriver(t)}
 			for _, s := range tc.set {
 				args = append(args, "--set", s)
 			}
@@ -68,6 +78,29 @@ func TestLintPasses(t *testing.T) {
 				t.Fatalf("helm lint did not report success:\n%s", out)
 			}
 		})
+	}
+}
+
+// As committed, the chart has no charts/ directory: helm dependency update
+// fetches the driver. helm lint still passes then, with one warning, which
+// names the missing chart.
+func TestLintPassesWithTheDependencyNotYetFetched(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat(filepath.Join(chartDir(t), "charts")); err == nil {
+		t.Skip("charts/csi-provider-aws/charts exists here (helm dependency update was run); the test is about a fresh clone")
+	}
+	out, err := runHelm(t, "lint", chartDir(t))
+	if err != nil {
+		t.Fatalf("helm lint: %v\n%s", err, out)
+	}
+	var warnings []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "[WARNING]") || strings.HasPrefix(line, "[ERROR]") {
+			warnings = append(warnings, line)
+		}
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "missing these dependencies: secrets-store-csi-driver") {
+		t.Errorf("helm lint reported %q, want only the missing secrets-store-csi-driver:\n%s", warnings, out)
 	}
 }
 
@@ -360,11 +393,7 @@ func TestTemplateRefusesValuesThatWouldBreakTheDaemon(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			args := []string{"template", release, chartDir(t), "--namespace", namespace}
-			for _, s := range tc.set {
-				args = append(args, "--set", s)
-			}
-			out, err := runHelm(t, args...)
+			out, err := helmTemplate(t, chartWithDriver(t), setArgs(tc.set)...)
 			if err == nil {
 				t.Fatalf("helm template accepted %v", tc.set)
 			}
@@ -424,23 +453,52 @@ func TestReadmeDocumentsEveryValue(t *testing.T) {
 
 type object struct {
 	kind, name string
-	labels     map[string]string
-	raw        []byte
+	// chart is the chart whose template rendered the object: release for
+	// ours, driverChart for the dependency's.
+	chart  string
+	labels map[string]string
+	raw    []byte
 }
 
 type objects []object
 
-// render runs helm template with --set pairs and returns the documents.
+// render runs helm template on the chart with the driver beside it, with
+// --set pairs, and returns the documents.
 func render(t *testing.T, set ...string) objects {
 	t.Helper()
-	args := []string{"template", release, chartDir(t), "--namespace", namespace}
+	return renderArgs(t, setArgs(set)...)
+}
+
+func setArgs(set []string) []string {
+	var args []string
 	for _, s := range set {
 		args = append(args, "--set", s)
 	}
-	out, err := runHelm(t, args...)
+	return args
+}
+
+// renderArgs runs helm template with more arguments (--set, -f...) and
+// returns the documents.
+func renderArgs(t *testing.T, args ...string) objects {
+	t.Helper()
+	out, err := helmTemplate(t, chartWithDriver(t), args...)
 	if err != nil {
-		t.Fatalf("helm template %v: %v\n%s", set, err, out)
+		t.Fatalf("helm template %v: %v\n%s", args, err, out)
 	}
+	return parseObjects(t, out)
+}
+
+// helmTemplate renders the chart in dir as release in namespace, CRDs
+// included.
+func helmTemplate(t *testing.T, dir string, args ...string) (string, error) {
+	t.Helper()
+	return runHelm(t, append([]string{"template", release, dir, "--namespace", namespace, "--include-crds"}, args...)...)
+}
+
+var sourceLine = regexp.MustCompile(`(?m)^# Source: ([^/]+)/(charts/([^/]+)/)?`)
+
+func parseObjects(t *testing.T, out string) objects {
+	t.Helper()
 	var objs objects
 	r := utilyaml.NewYAMLReader(bufio.NewReader(strings.NewReader(out)))
 	for {
@@ -461,13 +519,39 @@ func render(t *testing.T, set ...string) objects {
 		if meta.Kind == "" {
 			continue // comments only
 		}
-		objs = append(objs, object{kind: meta.Kind, name: meta.Name, labels: meta.Labels, raw: doc})
+		// helm prints the CRDs of crds/ directories without a Source
+		// line; of the two charts only the driver's has any.
+		chart := driverChart
+		if m := sourceLine.FindSubmatch(doc); m != nil {
+			chart = string(m[1])
+			if len(m[3]) != 0 {
+				chart = string(m[3])
+			}
+		}
+		objs = append(objs, object{kind: meta.Kind, name: meta.Name, chart: chart, labels: meta.Labels, raw: doc})
 	}
 	return objs
 }
 
-func (o objects) find(kind, name string) (object, bool) {
+// ours are the objects of csi-provider-aws's own templates.
+func (o objects) ours() objects { return o.of(release) }
+
+// driver are the objects of the Secrets Store CSI Driver's chart.
+func (o objects) driver() objects { return o.of(driverChart) }
+
+func (o objects) of(chart string) objects {
+	var r objects
 	for _, obj := range o {
+		if obj.chart == chart {
+			r = append(r, obj)
+		}
+	}
+	return r
+}
+
+// find returns our object of kind (and name, if not empty).
+func (o objects) find(kind, name string) (object, bool) {
+	for _, obj := range o.ours() {
 		if obj.kind == kind && (name == "" || obj.name == name) {
 			return obj, true
 		}
@@ -477,9 +561,15 @@ func (o objects) find(kind, name string) (object, bool) {
 
 func (o objects) has(kind string) bool { _, ok := o.find(kind, ""); return ok }
 
-// decode strictly parses the only object of kind into v: an unknown field
+// decode strictly parses our only object of kind into v: an unknown field
 // (a misspelt key in a template) fails the test.
 func (o objects) decode(t *testing.T, kind string, v any) {
+	t.Helper()
+	o.ours().decodeOnly(t, kind, v)
+}
+
+// decodeOnly strictly parses the only object of kind among o into v.
+func (o objects) decodeOnly(t *testing.T, kind string, v any) {
 	t.Helper()
 	var found []object
 	for _, obj := range o {
@@ -488,7 +578,7 @@ func (o objects) decode(t *testing.T, kind string, v any) {
 		}
 	}
 	if len(found) != 1 {
-		t.Fatalf("the chart renders %d %s objects, want 1", len(found), kind)
+		t.Fatalf("%d %s objects rendered, want 1", len(found), kind)
 	}
 	if err := yaml.UnmarshalStrict(found[0].raw, v); err != nil {
 		t.Fatalf("%s %s: %v\n%s", kind, found[0].name, err, found[0].raw)
@@ -607,12 +697,18 @@ var (
 	daemonBin  string
 	daemonErr  error
 	daemonDir  string
+
+	copyOnce sync.Once
+	copyDir  string
+	copyErr  error
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if daemonDir != "" {
-		os.RemoveAll(daemonDir)
+	for _, d := range []string{daemonDir, copyDir} {
+		if d != "" {
+			os.RemoveAll(d)
+		}
 	}
 	os.Exit(code)
 }
@@ -641,6 +737,74 @@ func repoRoot(t *testing.T) string {
 
 func chartDir(t *testing.T) string {
 	return filepath.Join(repoRoot(t), "charts", "csi-provider-aws")
+}
+
+// chartWithDriver is a copy of the chart, made once, with the Secrets Store
+// CSI Driver's chart in its charts/ directory as helm dependency update would
+// leave it, taken from the Go module cache instead of the chart repository:
+// the module sigs.k8s.io/secrets-store-csi-driver ships its chart, and go.mod
+// requires the version Chart.yaml names.
+func chartWithDriver(t *testing.T) string {
+	t.Helper()
+	src := chartDir(t)
+	copyOnce.Do(func() {
+		out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}} {{.Version}}", driverModule).Output()
+		if err != nil {
+			copyErr = fmt.Errorf("go list -m %s: %w", driverModule, err)
+			return
+		}
+		modDir, version, _ := strings.Cut(strings.TrimSpace(string(out)), " ")
+		if version != "v"+driverVersion {
+			copyErr = fmt.Errorf("go.mod requires %s %s; Chart.yaml's dependency is %s", driverModule, version, driverVersion)
+			return
+		}
+		dir, err := os.MkdirTemp("", "chart-test-")
+		if err != nil {
+			copyErr = err
+			return
+		}
+		copyDir = dir
+		dst := filepath.Join(dir, release)
+		if err := copyTree(src, dst); err != nil {
+			copyErr = err
+			return
+		}
+		if err := os.RemoveAll(filepath.Join(dst, "charts")); err != nil {
+			copyErr = err
+			return
+		}
+		copyErr = copyTree(filepath.Join(modDir, "charts", driverChart), filepath.Join(dst, "charts", driverChart))
+	})
+	if copyErr != nil {
+		t.Fatal(copyErr)
+	}
+	return filepath.Join(copyDir, release)
+}
+
+// copyTree copies the regular files under src to dst, writable (the module
+// cache is read-only).
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
 }
 
 // helmPath builds helm once through e2e/tools/build.sh, which reuses the

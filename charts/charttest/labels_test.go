@@ -29,7 +29,7 @@ func TestEveryObjectCarriesTheRecommendedLabelsAndTheCommonLabels(t *testing.T) 
 	want := maps.Clone(recommendedLabels)
 	maps.Copy(want, common)
 	kinds := map[string]bool{}
-	for _, o := range objs {
+	for _, o := range objs.ours() {
 		kinds[o.kind] = true
 		for k, v := range want {
 			if got, ok := o.labels[k]; !ok || got != v {

@@ -84,3 +84,8 @@ values.schema.json has already checked the format.
 {{- end }}
 {{- $total }}
 {{- end }}
+
+{{/* The kubelet's root directory on the nodes. */}}
+{{- define "csi-provider-aws.kubeletDir" -}}
+{{- .Values.kubeletDir }}
+{{- end }}

@@ -1,0 +1,38 @@
+{{/*
+Every check of the values that the schema cannot express, in one place.
+daemonset.yaml includes it, so a refused value stops the whole render
+with the message below.
+*/}}
+{{- define "csi-provider-aws.checks" -}}
+{{- $shutdown := include "csi-provider-aws.durationSeconds" .Values.shutdownTimeout | float64 }}
+{{- if lt (float64 .Values.terminationGracePeriodSeconds) (addf $shutdown 5) }}
+{{- fail (printf "terminationGracePeriodSeconds (%v) must exceed shutdownTimeout (%v) by at least 5 s, or the kubelet kills the daemon while Mounts are still finishing" .Values.terminationGracePeriodSeconds .Values.shutdownTimeout) }}
+{{- end }}
+{{- if and (eq .Values.dnsPolicy "None") (not (.Values.dnsConfig).nameservers) }}
+{{- fail "dnsPolicy None needs dnsConfig.nameservers: the pod would have no DNS server to reach STS, Secrets Manager, SSM and the API server" }}
+{{- end }}
+{{- include "csi-provider-aws.checkDriver" . }}
+{{- end }}
+
+{{/*
+The driver installed with this chart must find the provider: its provider
+directories must hold providerVolume, it must pass pods' tokens, and when
+the daemon writes the files it must mount pods under the same kubelet
+directory.
+*/}}
+{{- define "csi-provider-aws.checkDriver" -}}
+{{- $d := index .Values "secrets-store-csi-driver" | default dict }}
+{{- if $d.install }}
+{{- $linux := $d.linux | default dict }}
+{{- $dirs := prepend ($linux.additionalProvidersDirs | default list) $linux.providersDir }}
+{{- if not (has .Values.providerVolume $dirs) }}
+{{- fail (printf "providerVolume %s is not a directory the driver installed with this chart looks in (secrets-store-csi-driver.linux.providersDir %v, additionalProvidersDirs %v): set secrets-store-csi-driver.linux.providersDir to %s too" .Values.providerVolume $linux.providersDir ($linux.additionalProvidersDirs | default list) .Values.providerVolume) }}
+{{- end }}
+{{- if and (not .Values.driverWritesSecrets) (ne (include "csi-provider-aws.kubeletDir" .) (toString $linux.kubeletRootDir)) }}
+{{- fail (printf "kubeletDir %s differs from secrets-store-csi-driver.linux.kubeletRootDir %v: with driverWritesSecrets false the daemon writes into the mounts the driver makes under its kubelet directory; set both to the kubelet's root directory" (include "csi-provider-aws.kubeletDir" .) $linux.kubeletRootDir) }}
+{{- end }}
+{{- if not $d.tokenRequests }}
+{{- fail "secrets-store-csi-driver.tokenRequests is empty: the driver would pass no service account token and every Mount would fail; keep sts.amazonaws.com (IRSA) and pods.eks.amazonaws.com (EKS Pod Identity)" }}
+{{- end }}
+{{- end }}
+{{- end }}
