@@ -6,10 +6,11 @@
 // NODE_NAME from the downward API, probes on /healthz and /readyz, no
 // capabilities, read-only RBAC), with every flag the chart passes known to
 // the daemon and accepted by its validation; the Secrets Store CSI Driver
-// installed with it is configured for it. helm is built
-// by e2e/tools/build.sh helm (cached beside the other e2e binaries); the
-// driver's chart comes from the Go module cache, so no test needs the
-// network.
+// installed with it is configured for it; and every value of the
+// reference provider's chart is honoured or refused with its replacement
+// named. helm is built by e2e/tools/build.sh helm (cached beside the other
+// e2e binaries); the driver's chart comes from the Go module cache, so no
+// test needs the network.
 package chart
 
 import (
@@ -57,20 +58,17 @@ func TestLintPasses(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name string
-		set  []string
+		args []string
 	}{
 		{"with the default values", nil},
-		{"when the daemon writes the files itself", []string{"driverWritesSecrets=false"}},
-		{"with metrics service and ServiceMonitor", []string{"metrics.serviceMonitor.enabled=true"}},
-		{"without the driver", []string{"secrets-store-csi-driver.install=false"}},
+		{"when the daemon writes the files itself", setArgs([]string{"driverWritesSecrets=false"})},
+		{"with metrics service and ServiceMonitor", setArgs([]string{"metrics.serviceMonitor.enabled=true"})},
+		{"without the driver", setArgs([]string{"secrets-store-csi-driver.install=false"})},
+		{"with a values file customised for the reference provider's chart", []string{"-f", testdata(t, "reference-customised.yaml")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			args := []string{"lint", "--strict", chartWithDriver(t)}
-			for _, s := range tc.set {
-				args = append(args, "--set", s)
-			}
-			out, err := runHelm(t, args...)
+			out, err := runHelm(t, append([]string{"lint", "--strict", chartWithDriver(t)}, tc.args...)...)
 			if err != nil {
 				t.Fatalf("helm lint: %v\n%s", err, out)
 			}
@@ -325,8 +323,12 @@ func TestClusterRoleIsBoundToTheDaemonSetsServiceAccount(t *testing.T) {
 func TestEveryFlagInTheDaemonSetExistsInTheDaemon(t *testing.T) {
 	t.Parallel()
 	known := daemonFlags(t)
-	for _, set := range [][]string{nil, {"driverWritesSecrets=false", "awsRegion=eu-west-1", "logVerbosity=2"}} {
-		args := container(t, render(t, set...).daemonSet(t)).Args
+	for _, helm := range [][]string{
+		nil,
+		setArgs([]string{"driverWritesSecrets=false", "awsRegion=eu-west-1", "logVerbosity=2", "podIdentityHttpTimeout=2s"}),
+		{"-f", testdata(t, "reference-customised.yaml")},
+	} {
+		args := container(t, renderArgs(t, helm...).daemonSet(t)).Args
 		for _, a := range args {
 			name := flagName(a)
 			if name == "" {
@@ -348,15 +350,17 @@ func TestDaemonAcceptsTheRenderedArguments(t *testing.T) {
 	bin := daemonBinary(t)
 	for _, tc := range []struct {
 		name string
-		set  []string
+		helm []string
 	}{
 		{"default values", nil},
-		{"tuned values", []string{"cacheTTL=0", "cacheStaleMax=0", "qps=7.5", "burst=15", "cacheMaxBytes=268435456", "mountTimeout=1m30s",
-			"shutdownTimeout=500ms", "awsMaxAttempts=5", "logVerbosity=1", "driverWritesSecrets=false"}},
+		{"tuned values", setArgs([]string{"cacheTTL=0", "cacheStaleMax=0", "qps=7.5", "burst=15", "cacheMaxBytes=268435456", "mountTimeout=1m30s",
+			"shutdownTimeout=500ms", "awsMaxAttempts=5", "logVerbosity=1", "driverWritesSecrets=false", "podIdentityHttpTimeout=250ms"})},
+		{"the reference chart's values a team customised", []string{"-f", testdata(t, "reference-customised.yaml")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			args := container(t, render(t, tc.set...).daemonSet(t)).Args
+			c := container(t, renderArgs(t, tc.helm...).daemonSet(t))
+			args := c.Args
 			// Never touch the node's real directories or ports, whatever
 			// the daemon's order of start-up becomes: a later flag wins.
 			args = append(args, "--provider-volume="+t.TempDir(), "--http-addr=127.0.0.1:0")
@@ -365,6 +369,13 @@ func TestDaemonAcceptsTheRenderedArguments(t *testing.T) {
 			cmd := exec.CommandContext(ctx, bin, args...)
 			cmd.Env = append(cleanEnv("KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT", "KUBECONFIG"),
 				"NODE_NAME=chart-test-node", "AWS_EC2_METADATA_DISABLED=true")
+			// The rendered environment too (AWS_REGION, AWS_USE_FIPS_ENDPOINT):
+			// the daemon loads its AWS configuration before the cluster's.
+			for _, e := range c.Env {
+				if e.ValueFrom == nil {
+					cmd.Env = append(cmd.Env, e.Name+"="+e.Value)
+				}
+			}
 			out, err := cmd.CombinedOutput()
 			if ctx.Err() != nil {
 				t.Fatalf("the daemon did not stop without a cluster in 20 s; args %q\n%s", args, out)
@@ -733,6 +744,11 @@ func repoRoot(t *testing.T) string {
 		t.Fatal(repoErr)
 	}
 	return repo
+}
+
+// testdata is the path of a file in this package's testdata directory.
+func testdata(t *testing.T, name string) string {
+	return filepath.Join(repoRoot(t), "charts", "charttest", "testdata", name)
 }
 
 func chartDir(t *testing.T) string {

@@ -12,6 +12,32 @@ with the message below.
 {{- fail "dnsPolicy None needs dnsConfig.nameservers: the pod would have no DNS server to reach STS, Secrets Manager, SSM and the API server" }}
 {{- end }}
 {{- include "csi-provider-aws.checkDriver" . }}
+{{- include "csi-provider-aws.checkReferenceValues" . }}
+{{- end }}
+
+{{/*
+Values of the reference provider's chart (docs/migrating.md) that would not
+mean the same here. Its names for our values (kubeletPath, port,
+rbac.install, rbac.serviceAccountName, k8sThrottlingParams) are read by
+csi-provider-aws.alias, which refuses them beside a different value of
+ours; they are all read here first, so that happens even where a
+template would not read them.
+*/}}
+{{- define "csi-provider-aws.checkReferenceValues" -}}
+{{- range list "kubeletDir" "httpPort" "qps" "burst" "rbacCreate" "serviceAccountName" }}
+{{- $_ := include (printf "csi-provider-aws.%s" .) $ }}
+{{- end }}
+{{- $repo := .Values.image.repository }}
+{{- if or (eq $repo "secrets-store-csi-driver-provider-aws") (hasSuffix "/secrets-store-csi-driver-provider-aws" $repo) }}
+{{- fail (printf "image.repository %s is the reference provider's image: it has none of this chart's flags (--http-addr, --cache-ttl...) and would exit at start. Remove image.repository and image.tag from your values to run csi-provider-aws (this chart's image and version), or point image.repository at your mirror of csi-provider-aws" $repo) }}
+{{- end }}
+{{- if .Values.useFipsEndpoint }}
+{{- range .Values.env }}
+{{- if eq .name "AWS_USE_FIPS_ENDPOINT" }}
+{{- fail "useFipsEndpoint is true and env sets AWS_USE_FIPS_ENDPOINT too: keep only useFipsEndpoint" }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/*

@@ -54,12 +54,59 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
+{{/*
+The ServiceAccount the daemon runs as. The reference chart's rbac.install
+false creates neither the RBAC nor the ServiceAccount and runs as an
+existing one named rbac.serviceAccountName or the full name; so does this
+chart when given it.
+*/}}
 {{- define "csi-provider-aws.serviceAccountName" -}}
-{{- if .Values.serviceAccount.create }}
-{{- default (include "csi-provider-aws.fullname" .) .Values.serviceAccount.name }}
+{{- $name := include "csi-provider-aws.alias" (list "serviceAccount.name" .Values.serviceAccount.name "" "rbac.serviceAccountName" (.Values.rbac).serviceAccountName) }}
+{{- if or (eq (include "csi-provider-aws.serviceAccountCreate" .) "true") (eq (toString (.Values.rbac).install) "false") }}
+{{- default (include "csi-provider-aws.fullname" .) $name }}
 {{- else }}
-{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" $name }}
 {{- end }}
+{{- end }}
+
+{{- define "csi-provider-aws.serviceAccountCreate" -}}
+{{- and .Values.serviceAccount.create (ne (toString (.Values.rbac).install) "false") }}
+{{- end }}
+
+{{- define "csi-provider-aws.rbacCreate" -}}
+{{- include "csi-provider-aws.alias" (list "rbac.create" .Values.rbac.create true "rbac.install" (.Values.rbac).install) }}
+{{- end }}
+
+{{/*
+A value this chart and the reference provider's chart name differently:
+(list ourName ourValue ourDefault theirName theirValue). Their value, when
+given (not null, not empty), wins over our default; given with ours set to
+something else, the chart refuses both rather than pick one.
+*/}}
+{{- define "csi-provider-aws.alias" -}}
+{{- $ourName := index . 0 }}{{ $ours := index . 1 }}{{ $default := index . 2 }}
+{{- $theirName := index . 3 }}{{ $theirs := index . 4 }}
+{{- if or (kindIs "invalid" $theirs) (eq (toString $theirs) "") }}
+{{- $ours }}
+{{- else if or (eq (toString $ours) (toString $theirs)) (eq (toString $ours) (toString $default)) }}
+{{- $theirs }}
+{{- else }}
+{{- fail (printf "%s (%v) and %s (%v) are both set: %s is the reference provider chart's name for %s; keep only %s" $ourName $ours $theirName $theirs $theirName $ourName $ourName) }}
+{{- end }}
+{{- end }}
+
+{{/* --http-addr's port: httpPort, or the reference chart's port. */}}
+{{- define "csi-provider-aws.httpPort" -}}
+{{- include "csi-provider-aws.alias" (list "httpPort" .Values.httpPort 8989 "port" .Values.port) }}
+{{- end }}
+
+{{/* --qps and --burst: qps and burst, or the reference chart's k8sThrottlingParams. */}}
+{{- define "csi-provider-aws.qps" -}}
+{{- include "csi-provider-aws.alias" (list "qps" .Values.qps 50 "k8sThrottlingParams.qps" (.Values.k8sThrottlingParams).qps) }}
+{{- end }}
+
+{{- define "csi-provider-aws.burst" -}}
+{{- include "csi-provider-aws.alias" (list "burst" .Values.burst 100 "k8sThrottlingParams.burst" (.Values.k8sThrottlingParams).burst) }}
 {{- end }}
 
 {{- define "csi-provider-aws.image" -}}
@@ -85,7 +132,7 @@ values.schema.json has already checked the format.
 {{- $total }}
 {{- end }}
 
-{{/* The kubelet's root directory on the nodes. */}}
+{{/* The kubelet's root directory on the nodes: kubeletDir, or the reference chart's kubeletPath. */}}
 {{- define "csi-provider-aws.kubeletDir" -}}
-{{- .Values.kubeletDir }}
+{{- include "csi-provider-aws.alias" (list "kubeletDir" .Values.kubeletDir "/var/lib/kubelet" "kubeletPath" .Values.kubeletPath) }}
 {{- end }}
