@@ -24,8 +24,8 @@ var recommendedLabels = map[string]string{
 func TestEveryObjectCarriesTheRecommendedLabelsAndTheCommonLabels(t *testing.T) {
 	t.Parallel()
 	common := map[string]string{"team": "payments", "example.com/cost-centre": "cc-42"}
-	objs := render(t, "metrics.serviceMonitor.enabled=true",
-		"commonLabels.team=payments", "commonLabels.example\\.com/cost-centre=cc-42")
+	objs := render(t, "metrics.serviceMonitor.enabled=true", "metrics.serviceMonitor.labels.release=prometheus",
+		"metrics.serviceMonitor.labels.team=someone-else", "commonLabels.team=payments", "commonLabels.example\\.com/cost-centre=cc-42")
 	want := maps.Clone(recommendedLabels)
 	maps.Copy(want, common)
 	kinds := map[string]bool{}
@@ -41,6 +41,11 @@ func TestEveryObjectCarriesTheRecommendedLabelsAndTheCommonLabels(t *testing.T) 
 		if !kinds[k] {
 			t.Errorf("no %s rendered; the labels of every kind are checked", k)
 		}
+	}
+	// The ServiceMonitor's own labels join them; where one names a label
+	// the chart or commonLabels set, theirs stands (YAML allows one value).
+	if sm, _ := objs.find("ServiceMonitor", ""); sm.labels["release"] != "prometheus" {
+		t.Errorf("ServiceMonitor labels %v, want release=prometheus from metrics.serviceMonitor.labels", sm.labels)
 	}
 	pod := objs.daemonSet(t).Spec.Template.Labels
 	for k, v := range want {
