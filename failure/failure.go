@@ -306,3 +306,15 @@ func Describe(err error) string {
 	}
 	return err.Error()
 }
+
+// Bytes formats a size for a message: "4.0 MiB", "64.0 KiB", "100 bytes".
+// Messages about limits say sizes this way, whichever package checks them.
+func Bytes(n int) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

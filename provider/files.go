@@ -234,7 +234,7 @@ func tooLarge(c *Class, sizes []int, total, limit int, partial bool) error {
 	}
 	named := make([]string, len(idx))
 	for k, i := range idx {
-		named[k] = fmt.Sprintf("%s (%s)", c.Objects[i].label(), humanBytes(sizes[i]))
+		named[k] = fmt.Sprintf("%s (%s)", c.Objects[i].label(), failure.Bytes(sizes[i]))
 	}
 	atLeast := ""
 	if partial {
@@ -242,15 +242,5 @@ func tooLarge(c *Class, sizes []int, total, limit int, partial bool) error {
 	}
 	return failure.New(failure.TooLarge,
 		"the mount's files add up to %s%s, more than the %s this daemon answers in one Mount (its --max-response-bytes, kept below the driver's --max-call-recv-msg-size); the largest objects are %s; split them across volumes with separate SecretProviderClasses, or raise --max-response-bytes together with the driver's --max-call-recv-msg-size",
-		atLeast, humanBytes(total), humanBytes(limit), strings.Join(named, ", "))
-}
-
-func humanBytes(n int) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
+		atLeast, failure.Bytes(total), failure.Bytes(limit), strings.Join(named, ", "))
 }

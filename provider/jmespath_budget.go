@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/jmespath-community/go-jmespath/pkg/interpreter"
+
+	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
 // Limits on the jmesPath evaluations (docs/limits.md). The static checks
@@ -136,7 +138,7 @@ func (b *budgetCaller) CallFunction(name string, args []any) (any, error) {
 	tight := b.tightest(func(u *budget) int { return u.maxBytes - u.bytes })
 	room := tight.maxBytes - tight.bytes
 	if outputBound(name, args, room) > room {
-		return nil, b.fail("%s would take what functions produce past %s, the most %s may have them produce", name, humanBytes(tight.maxBytes), tight.scope)
+		return nil, b.fail("%s would take what functions produce past %s, the most %s may have them produce", name, failure.Bytes(tight.maxBytes), tight.scope)
 	}
 	res, err := jmesCaller.CallFunction(name, args)
 	if err != nil {
@@ -145,7 +147,7 @@ func (b *budgetCaller) CallFunction(name string, args []any) (any, error) {
 	n := valueSize(res, room+1)
 	for _, u := range []*budget{&b.entry, b.mount} {
 		if u.bytes += n; u.bytes > u.maxBytes {
-			return nil, b.fail("%s took what functions produce past %s, the most %s may have them produce", name, humanBytes(u.maxBytes), u.scope)
+			return nil, b.fail("%s took what functions produce past %s, the most %s may have them produce", name, failure.Bytes(u.maxBytes), u.scope)
 		}
 	}
 	return res, nil
@@ -158,7 +160,7 @@ func (b *budgetCaller) countBuilt(v any) (any, error) {
 	n := valueSize(v, tight.maxBuilt-tight.built+1)
 	for _, u := range []*budget{&b.entry, b.mount} {
 		if u.built += n; u.built > u.maxBuilt {
-			return nil, b.fail("its multi-select lists, hashes, projections and flattens build more than %s, the most %s may", humanBytes(u.maxBuilt), u.scope)
+			return nil, b.fail("its multi-select lists, hashes, projections and flattens build more than %s, the most %s may", failure.Bytes(u.maxBuilt), u.scope)
 		}
 	}
 	return v, nil

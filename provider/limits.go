@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+
+	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
 // Limits on what a SecretProviderClass controls (docs/limits.md lists each
@@ -98,7 +100,7 @@ func readClassValues(attrs map[string]string) classValues {
 func (v *classValues) checkLengths() error {
 	for i, p := range classParams {
 		if len(v[i]) > p.max {
-			return invalidArg("%s is %s long, more than the %s allowed; %s", p.name, humanBytes(len(v[i])), humanBytes(p.max), p.hint)
+			return invalidArg("%s is %s long, more than the %s allowed; %s", p.name, failure.Bytes(len(v[i])), failure.Bytes(p.max), p.hint)
 		}
 	}
 	return nil

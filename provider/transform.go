@@ -21,7 +21,7 @@ import (
 func extractJMESPath(o *Object, data []byte, mount *budget, emit func(j int, s string) error) error {
 	if len(data) > maxDocumentBytes {
 		return failure.New(failure.TooLarge, "%s: the value is %s, more than the %s a jmesPath entry may read; remove jmesPath from this object and read the whole value as its file",
-			o.label(), humanBytes(len(data)), humanBytes(maxDocumentBytes))
+			o.label(), failure.Bytes(len(data)), failure.Bytes(maxDocumentBytes))
 	}
 	var doc any
 	if err := json.Unmarshal(data, &doc); err != nil {
