@@ -38,7 +38,7 @@ bench:
 fuzz:
 	$(GO) test ./provider/ -run '^$$' -fuzz '^FuzzParseClass$$' -fuzztime 30s
 	$(GO) test ./provider/ -run '^$$' -fuzz '^FuzzBuildFiles$$' -fuzztime 30s
-	$(GO) test ./provider/ -run '^$$' -fuzz '^FuzzJMESPath$$' -fuzztime 30s
+	$(GO) test ./jmes/ -run '^$$' -fuzz '^FuzzJMESPath$$' -fuzztime 30s
 	$(GO) test ./server/ -run '^$$' -fuzz '^FuzzAttributes$$' -fuzztime 30s
 
 clean:

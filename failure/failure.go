@@ -191,8 +191,9 @@ func kindOfAPI(err error, api smithy.APIError) Kind {
 
 // IsClientFault reports whether err is an AWS error the SDK classifies as the
 // caller's fault (a modelled error such as AccessDenied or
-// ResourceNotFound). SPEC section 5: only those fail a mount outright; any
-// other failure of the primary region is covered by the failover region.
+// ResourceNotFound). Only those fail a mount outright; any other failure of
+// the primary region is covered by the failover region (docs/design.md, the
+// failover rule).
 func IsClientFault(err error) bool {
 	var api smithy.APIError
 	if !errors.As(err, &api) {

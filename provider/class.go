@@ -8,6 +8,8 @@
 // endpoint: endpoints, TLS and proxies belong to the operator.
 package provider
 
+import "github.com/csi-provider-aws/csi-provider-aws/jmes"
+
 // ObjectType names the AWS service an object is read from.
 type ObjectType string
 
@@ -75,7 +77,7 @@ type JMESPathFile struct {
 	Mode     int32
 	// expr is Path compiled and checked by ParseClass; nil in a
 	// JMESPathFile built by hand, which BuildFiles then compiles.
-	expr *jmesExpr
+	expr *jmes.Expr
 }
 
 // FailoverObject is the `failoverObject` of an entry.

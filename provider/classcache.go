@@ -135,7 +135,7 @@ func (c *Class) size() int {
 			e := &o.JMESPath[j]
 			n += jmesFileBytes + len(e.Path) + len(e.FileName)
 			if e.expr != nil {
-				n += e.expr.size
+				n += e.expr.Size()
 			}
 		}
 		if f := o.Failover; f != nil {

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/jmes"
 )
 
 // Limits the driver's atomic writer enforces on every path it is handed
@@ -100,8 +101,9 @@ func (w fileOwner) String() string {
 
 // checkFileNames refuses two writers of one file and a file that another
 // needs as a directory. The reference provider let the later object silently
-// overwrite the earlier one (SPEC section 6), including the same object
-// listed twice with different labels and no alias.
+// overwrite the earlier one, including the same object listed twice with
+// different labels and no alias (docs/compatibility.md, validation the
+// reference lacked).
 func checkFileNames(objs []Object) error {
 	owners := make(map[string]fileOwner)
 	var order []string
@@ -186,7 +188,7 @@ func BuildFiles(c *Class, values []Value, limit int) ([]File, error) {
 		return nil, tooLarge(c, sizes, total, limit, false)
 	}
 	files := make([]File, 0, n)
-	mount := newMountBudget()
+	mount := jmes.NewBudget()
 	for i := range c.Objects {
 		o, v := &c.Objects[i], values[i]
 		files = append(files, File{Path: o.FileName, Mode: o.Mode, Contents: v.Data, Version: v.Version})

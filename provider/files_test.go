@@ -3,6 +3,7 @@ package provider
 import (
 	"fmt"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -11,6 +12,16 @@ import (
 
 // driverLimit is the driver's default gRPC receive limit.
 const driverLimit = 4 << 20
+
+// allocated returns the bytes f allocated (TotalAlloc delta). Tests that use
+// it do not run in parallel, so the figure is f's own.
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
 
 const dbJSON = `{"username":"admin","password":"s3cr3t-Pa55","port":5432,"tls":true,"opts":{"ssl":"on"},"hosts":["a","b"],"empty":null}`
 
@@ -58,7 +69,7 @@ func TestBuildFilesShapesValuesIntoFiles(t *testing.T) {
 func TestBuildFilesReportsTheVersionOfTheValueWritten(t *testing.T) {
 	t.Parallel()
 	// The reference reported the primary's version even when the failover
-	// region served the value (SPEC section 6); here the Value says.
+	// region served the value (docs/compatibility.md); here the Value says.
 	c := mustParse(t, mountAttrs(yamlLines(
 		"- objectName: "+smARN, "  objectAlias: db",
 		"  jmesPath:", "    - path: username", "      objectAlias: user",

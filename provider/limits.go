@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/jmes"
 )
 
 // Limits on what a SecretProviderClass controls (docs/limits.md lists each
@@ -46,7 +47,7 @@ var fieldLimits = map[string]int{
 	keyObjectAlias:        maxPathLength,
 	keyObjectVersion:      64,
 	keyObjectVersionLabel: 256,
-	keyPath:               maxExprBytes,
+	keyPath:               jmes.MaxExprBytes,
 }
 
 // The SecretProviderClass parameters the parser reads, as indexes into
@@ -137,7 +138,7 @@ type parseState struct {
 	yamlKeys int
 	// exprs keeps each distinct path compiled once: aliases can repeat a
 	// path many times at the cost of a few bytes.
-	exprs map[string]*jmesExpr
+	exprs map[string]*jmes.Expr
 }
 
 // checkField refuses a field longer than fieldLimits allows; the message
@@ -197,11 +198,11 @@ func short(s string) string {
 // compile compiles path once per class: a path repeated through aliases
 // shares one compiled expression, so compiling costs at most what the
 // class's own text holds.
-func (st *parseState) compile(path string) (*jmesExpr, error) {
+func (st *parseState) compile(path string) (*jmes.Expr, error) {
 	if e, ok := st.exprs[path]; ok {
 		return e, nil
 	}
-	e, err := compileJMESPath(path)
+	e, err := jmes.Compile(path)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/jmes"
 	yaml "go.yaml.in/yaml/v3"
 )
 
@@ -297,7 +298,7 @@ func parseObjects(src string, c *Class, defaultMode int32) ([]Object, error) {
 	if err := checkObjectCount(len(root.Content)); err != nil {
 		return nil, err
 	}
-	st := &parseState{files: len(root.Content), exprs: map[string]*jmesExpr{}}
+	st := &parseState{files: len(root.Content), exprs: map[string]*jmes.Expr{}}
 	objs := make([]Object, 0, len(root.Content))
 	for i, item := range root.Content {
 		o, err := parseObject(i, deref(item), c, defaultMode, st)

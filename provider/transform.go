@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/jmes"
 )
 
 // extractJMESPath evaluates o's jmesPath entries over its JSON value, each
@@ -18,10 +19,10 @@ import (
 // boolean, object, array or no match is an error naming the object, the
 // entry, its path and the kind of result, never the result or the value
 // itself.
-func extractJMESPath(o *Object, data []byte, mount *budget, emit func(j int, s string) error) error {
-	if len(data) > maxDocumentBytes {
+func extractJMESPath(o *Object, data []byte, mount *jmes.Budget, emit func(j int, s string) error) error {
+	if len(data) > jmes.MaxDocumentBytes {
 		return failure.New(failure.TooLarge, "%s: the value is %s, more than the %s a jmesPath entry may read; remove jmesPath from this object and read the whole value as its file",
-			o.label(), failure.Bytes(len(data)), failure.Bytes(maxDocumentBytes))
+			o.label(), failure.Bytes(len(data)), failure.Bytes(jmes.MaxDocumentBytes))
 	}
 	var doc any
 	if err := json.Unmarshal(data, &doc); err != nil {
@@ -37,12 +38,12 @@ func extractJMESPath(o *Object, data []byte, mount *budget, emit func(j int, s s
 			// Only a Class built by hand gets here: ParseClass compiled
 			// every path.
 			var err error
-			if expr, err = compileJMESPath(e.Path); err != nil {
+			if expr, err = jmes.Compile(e.Path); err != nil {
 				return invalidArg("%s: jmesPath[%d]: %s", o.label(), j, err)
 			}
 		}
-		res, err := expr.evaluate(doc, mount)
-		var be *budgetError
+		res, err := expr.Evaluate(doc, mount)
+		var be *jmes.BudgetError
 		switch {
 		case errors.As(err, &be):
 			return failure.New(failure.TooLarge, "%s needs more than its evaluation may use: %s (docs/limits.md); simplify the expression",
