@@ -95,7 +95,7 @@ func mount(t *testing.T, creds *auth.Credentials, fetcher *provider.Fetcher, pod
 	if err != nil {
 		t.Fatalf("Resolve for %s: %v", pod, err)
 	}
-	values, err := fetcher.Fetch(ctx, provider.FetchRequest{Scope: id.Key(), Credentials: p, Class: class})
+	values, err := fetcher.Fetch(ctx, provider.FetchRequest{Scope: id.Key(), Credentials: p, Class: class, Region: "us-west-2"})
 	if err != nil || len(values) != 1 {
 		t.Fatalf("Fetch for %s: %d values, %v", pod, len(values), err)
 	}

@@ -132,8 +132,8 @@ func TestEveryExampleClassParsesAndMountsTheFilesItDocuments(t *testing.T) {
 			if region == "" {
 				region = nodeRegion
 			}
-			if err := parsed.WithRegion(region); err != nil {
-				t.Fatalf("WithRegion(%s): %v", region, err)
+			if err := parsed.CheckRegion(region); err != nil {
+				t.Fatalf("CheckRegion(%s): %v", region, err)
 			}
 			var got []string
 			for _, o := range parsed.Objects {

@@ -23,9 +23,9 @@ const (
 // Class is a validated SecretProviderClass: spec.parameters turned into a
 // plan that needs no further checks before I/O. Build one with ParseClass.
 type Class struct {
-	// Region is the primary region from the class's `region` parameter; empty
-	// when the class names none (the caller resolves it, then calls
-	// CheckRegions).
+	// Region is the class's own `region` parameter, "" when absent. The
+	// primary region a Mount reads in is resolved from it by the caller
+	// (see CheckRegion) and travels beside the class.
 	Region string
 	// FailoverRegion is the optional `failoverRegion`; empty when unset.
 	FailoverRegion string
@@ -39,7 +39,8 @@ type Class struct {
 	// Objects in the order the class lists them.
 	Objects []Object
 	// work bounds how many objects' jmesPath entries are evaluated at once,
-	// shared by the classes of one ClassCache; nil: no bound.
+	// shared by the classes of one ClassCache (set before the cache hands
+	// the class out); nil: no bound.
 	work chan struct{}
 }
 

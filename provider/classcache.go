@@ -56,9 +56,8 @@ func NewClassCache(size int) *ClassCache {
 	return cc
 }
 
-// Parse is ParseClass, remembered. The caller gets its own copy of the
-// Class (WithRegion sets its Region); the objects are shared and must not be
-// modified.
+// Parse is ParseClass, remembered. Every caller of one parse gets the same
+// Class, which no one modifies.
 func (cc *ClassCache) Parse(params map[string]string, defaultMode int32) (*Class, error) {
 	v := readClassValues(params)
 	key := v.key(defaultMode)
@@ -70,6 +69,9 @@ func (cc *ClassCache) Parse(params map[string]string, defaultMode int32) (*Class
 			release := acquire(cc.work)
 			c, err := cc.parse(&v, defaultMode)
 			release()
+			if c != nil {
+				c.work = cc.work
+			}
 			e := &classEntry{class: c, err: err, size: entrySize(c, err)}
 			cc.add(key, e)
 			return e, nil
@@ -79,9 +81,7 @@ func (cc *ClassCache) Parse(params map[string]string, defaultMode int32) (*Class
 	if e.err != nil {
 		return nil, e.err
 	}
-	cp := *e.class
-	cp.work = cc.work
-	return &cp, nil
+	return e.class, nil
 }
 
 // acquire takes one of slots' places, waiting for one, and returns what

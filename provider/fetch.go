@@ -130,8 +130,11 @@ type FetchRequest struct {
 	Scope string
 	// Credentials are the pod identity's; every AWS call is signed with them.
 	Credentials aws.CredentialsProvider
-	// Class is the validated class, its Region already resolved.
+	// Class is the validated class.
 	Class *Class
+	// Region is the primary region, resolved for this Mount and checked
+	// with Class.CheckRegion.
+	Region string
 	// NotBefore is the start of this pod's previous successful Mount when
 	// this one is a republish (zero otherwise): no value AWS confirmed before
 	// it is served from the cache (docs/design.md, invariant 8), so a
@@ -164,7 +167,7 @@ func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) ([]Value, error) 
 	rctx, cancel := f.readContext(ctx)
 	defer cancel()
 	primary := primaryLookups(c)
-	errs := f.read(rctx, req, c.Region, primary, values)
+	errs := f.read(rctx, req, req.Region, primary, values)
 
 	var retry []lookup
 	for i, err := range errs {
@@ -192,7 +195,7 @@ func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) ([]Value, error) 
 		if f.serveStale(req, i, err, ferr, values) {
 			continue
 		}
-		out = append(out, objectError(o, c.Region, err, c.FailoverRegion, ferr))
+		out = append(out, objectError(o, req.Region, err, c.FailoverRegion, ferr))
 	}
 	if len(out) > 0 {
 		return nil, joinFailures(out)

@@ -123,7 +123,7 @@ func (f *Fetcher) serveStale(req FetchRequest, i int, err, ferr error, values []
 	candidates := []struct {
 		region string
 		l      lookup
-	}{{c.Region, primaryLookups(c)[i]}}
+	}{{req.Region, primaryLookups(c)[i]}}
 	if c.FailoverRegion != "" {
 		candidates = append(candidates, struct {
 			region string

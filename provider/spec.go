@@ -45,9 +45,10 @@ var partitionRE = regexp.MustCompile(`^aws(-[a-z]+)*$`)
 // does no I/O. defaultMode is the driver's `permission`, used for every file
 // whose filePermission is not set.
 //
-// When the class names no region, ARN regions cannot be checked yet: the
-// caller resolves the primary region and calls WithRegion, which must be
-// called in every case before the Class is used.
+// The Class is never modified afterwards. What depends on the primary
+// region is checked by CheckRegion once the caller has resolved it (the
+// class's own region, else the daemon's or the node's): ARNs are checked
+// here only when the class names its region.
 //
 // Every error is a failure.InvalidArgument whose text names the parameter or
 // the object ("objects[2] \"db-creds\": ...") and says what to change.
@@ -124,11 +125,12 @@ func parseClass(params *classValues, defaultMode int32) (*Class, error) {
 	return c, nil
 }
 
-// WithRegion validates the resolved primary region (the class's region, else
-// the daemon's AWS_REGION, else the node's region label), records it in
-// c.Region and checks what could not be checked without it: the failover
-// region differs from it and every object ARN names it.
-func (c *Class) WithRegion(primary string) error {
+// CheckRegion checks the class against the resolved primary region (the
+// class's region, else the daemon's AWS_REGION, else the node's region
+// label): it is a region name, the failover region differs from it and
+// every ARN names the region it is read in. It changes nothing: the caller
+// passes the region on with the class (FetchRequest.Region).
+func (c *Class) CheckRegion(primary string) error {
 	if primary == "" {
 		return failure.New(failure.FailedPrecondition,
 			"no region: the SecretProviderClass sets no region, the daemon has no AWS_REGION and the node has no topology.kubernetes.io/region label; set region in the SecretProviderClass")
@@ -139,11 +141,7 @@ func (c *Class) WithRegion(primary string) error {
 	if c.FailoverRegion == primary {
 		return invalidArg("failoverRegion %q is the same as the primary region %q; name a different region or remove failoverRegion", c.FailoverRegion, primary)
 	}
-	if err := c.checkARNRegions(primary); err != nil {
-		return err
-	}
-	c.Region = primary
-	return nil
+	return c.checkARNRegions(primary)
 }
 
 // checkARNRegions checks that each ARN names the region it will be read in:

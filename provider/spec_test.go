@@ -114,8 +114,8 @@ func TestParseClassAcceptsEveryField(t *testing.T) {
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("ParseClass =\n%+v\nwant\n%+v", c, want)
 	}
-	if err := c.WithRegion("us-east-1"); err != nil {
-		t.Errorf("WithRegion(us-east-1) = %v, want nil", err)
+	if err := c.CheckRegion("us-east-1"); err != nil {
+		t.Errorf("CheckRegion(us-east-1) = %v, want nil", err)
 	}
 }
 
@@ -200,8 +200,8 @@ func TestParseClassInfersTypeFromARNsInEveryPartition(t *testing.T) {
 			if got := c.Objects[0].Type; got != tc.want {
 				t.Errorf("Type = %q, want %q", got, tc.want)
 			}
-			if err := c.WithRegion(tc.region); err != nil {
-				t.Errorf("WithRegion(%q) = %v", tc.region, err)
+			if err := c.CheckRegion(tc.region); err != nil {
+				t.Errorf("CheckRegion(%q) = %v", tc.region, err)
 			}
 		})
 	}
@@ -372,18 +372,19 @@ func TestParseClassIsLenientWhereTheReferenceIs(t *testing.T) {
 	}
 }
 
-func TestWithRegionRecordsThePrimaryRegion(t *testing.T) {
+func TestCheckRegionChangesNothing(t *testing.T) {
 	t.Parallel()
 	c := mustParse(t, mountAttrs(yamlLines("- objectName: "+smARN, "  objectAlias: db",
 		"  failoverObject:", "    objectName: "+smARNWest), "failoverRegion", "us-west-2"))
-	if c.Region != "" {
-		t.Fatalf("Region before WithRegion = %q, want empty", c.Region)
+	before := *c
+	if err := c.CheckRegion("us-east-1"); err != nil {
+		t.Fatalf("CheckRegion = %v", err)
 	}
-	if err := c.WithRegion("us-east-1"); err != nil {
-		t.Fatalf("WithRegion = %v", err)
+	if err := c.CheckRegion("eu-west-1"); err == nil {
+		t.Fatal("CheckRegion(eu-west-1) accepted an ARN in us-east-1")
 	}
-	if c.Region != "us-east-1" {
-		t.Errorf("Region = %q, want us-east-1", c.Region)
+	if !reflect.DeepEqual(*c, before) || c.Region != "" {
+		t.Errorf("CheckRegion changed the class: %+v, was %+v", *c, before)
 	}
 }
 
@@ -393,10 +394,10 @@ type badCase struct {
 	name string
 	// params are the Mount attributes.
 	params map[string]string
-	// region, when set, is passed to WithRegion after ParseClass succeeded.
+	// region, when set, is passed to CheckRegion after ParseClass succeeded.
 	region string
 	// values, when set, are passed to BuildFiles after ParseClass and
-	// WithRegion("us-east-1") succeeded.
+	// CheckRegion("us-east-1") succeeded.
 	values []Value
 	limit  int
 	kind   failure.Kind
@@ -689,7 +690,7 @@ func TestParseClassRefusesABadDriverPermission(t *testing.T) {
 	}
 }
 
-func TestWithRegionRefusesBadInput(t *testing.T) {
+func TestCheckRegionRefusesBadInput(t *testing.T) {
 	t.Parallel()
 	runBadCases(t, regionBadCases())
 }
@@ -756,10 +757,10 @@ func runBadCase(t *testing.T, tc badCase) error {
 		if r == "-" {
 			r = ""
 		}
-		return c.WithRegion(r)
+		return c.CheckRegion(r)
 	}
-	if err := c.WithRegion("us-east-1"); err != nil {
-		t.Fatalf("WithRegion = %v", err)
+	if err := c.CheckRegion("us-east-1"); err != nil {
+		t.Fatalf("CheckRegion = %v", err)
 	}
 	_, err = BuildFiles(c, tc.values, tc.limit)
 	return err

@@ -195,7 +195,7 @@ func (s *Server) mount(ctx context.Context, req *v1alpha1.MountRequest, start ti
 	if err != nil {
 		return rec, err
 	}
-	if err := class.WithRegion(region); err != nil {
+	if err := class.CheckRegion(region); err != nil {
 		return rec, err
 	}
 	rec.region = region
@@ -256,7 +256,7 @@ func (s *Server) fetch(ctx context.Context, areq auth.Request, class *provider.C
 		if err != nil {
 			return nil, id, err
 		}
-		values, err := s.opts.Fetcher.Fetch(ctx, provider.FetchRequest{Scope: id.Key(), Credentials: creds, Class: class, NotBefore: notBefore})
+		values, err := s.opts.Fetcher.Fetch(ctx, provider.FetchRequest{Scope: id.Key(), Credentials: creds, Class: class, Region: areq.Region, NotBefore: notBefore})
 		if err == nil || attempt > 0 {
 			return values, id, err
 		}
