@@ -68,7 +68,7 @@ func (c *valueCache) keep() time.Duration { return max(c.ttl, c.staleMax) }
 
 // cacheKey names one object read in one region under one identity scope.
 // The separator cannot occur in scopes, regions or AWS names.
-func cacheKey(scope, region string, l lookup) string {
+func cacheKey(scope, region string, l objectRead) string {
 	label := l.versionLabel
 	if l.typ == SecretsManager && l.version == "" && label == "AWSCURRENT" {
 		label = "" // the same value as no label: one entry, one read
@@ -76,11 +76,11 @@ func cacheKey(scope, region string, l lookup) string {
 	return strings.Join([]string{scope, region, string(l.typ), l.name, l.version, label}, "\x00")
 }
 
-// pinned reports whether a lookup names a value that can never change: a
+// pinned reports whether a read names a value that can never change: a
 // Secrets Manager VersionId. An SSM version number is not one: a parameter
 // deleted and created again starts from version 1 with another value.
 // Labels and stages move, so they are never pinned.
-func (l lookup) pinned() bool {
+func (l objectRead) pinned() bool {
 	return l.typ == SecretsManager && l.version != ""
 }
 

@@ -87,25 +87,3 @@ type FailoverObject struct {
 	Version      string
 	VersionLabel string
 }
-
-// Value is what was read for one object in one region.
-type Value struct {
-	// Data is SecretString's bytes, SecretBinary's raw bytes, or the SSM value.
-	Data []byte
-	// Version is the Secrets Manager VersionId or the SSM version number of
-	// exactly this value.
-	Version string
-}
-
-// File is one file of the mount: what the driver writes (driver-writes mode)
-// or what the daemon writes itself.
-type File struct {
-	// Path is relative, clean, without "..".
-	Path string
-	// Mode is 0-0777.
-	Mode int32
-	// Contents is the file's bytes.
-	Contents []byte
-	// Version is the object version reported for this file.
-	Version string
-}

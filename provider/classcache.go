@@ -65,7 +65,7 @@ func (cc *ClassCache) Parse(params map[string]string, defaultMode int32) (*Class
 	e, ok := cc.lru.Get(key)
 	cc.mu.Unlock()
 	if !ok {
-		shared, _, _ := cc.flight.Do(string(key[:]), func() (any, error) {
+		res, _, _ := cc.flight.Do(string(key[:]), func() (any, error) {
 			release := acquire(cc.work)
 			c, err := cc.parse(&v, defaultMode)
 			release()
@@ -76,7 +76,7 @@ func (cc *ClassCache) Parse(params map[string]string, defaultMode int32) (*Class
 			cc.add(key, e)
 			return e, nil
 		})
-		e = shared.(*classEntry)
+		e = res.(*classEntry)
 	}
 	if e.err != nil {
 		return nil, e.err

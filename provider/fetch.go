@@ -142,8 +142,10 @@ type FetchRequest struct {
 	NotBefore time.Time
 }
 
-// lookup is one object to read in one region.
-type lookup struct {
+// objectRead is one object to read in one region: the object itself in
+// the primary region, or what its failoverObject names in the failover
+// region.
+type objectRead struct {
 	index        int // position in Class.Objects
 	typ          ObjectType
 	name         string
@@ -166,13 +168,13 @@ func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) ([]Value, error) 
 	values := make([]Value, len(c.Objects))
 	rctx, cancel := f.readContext(ctx)
 	defer cancel()
-	primary := primaryLookups(c)
+	primary := primaryReads(c)
 	errs := f.read(rctx, req, req.Region, primary, values)
 
-	var retry []lookup
+	var retry []objectRead
 	for i, err := range errs {
 		if err != nil && c.FailoverRegion != "" && !failure.IsClientFault(err) {
-			retry = append(retry, failoverLookups(c)[i])
+			retry = append(retry, failoverReads(c)[i])
 		}
 	}
 	var failoverErrs []error
@@ -218,7 +220,7 @@ func (f *Fetcher) readContext(ctx context.Context) (context.Context, context.Can
 
 // errorFor returns the failover error of object index, or nil when it was
 // not retried or succeeded.
-func errorFor(errs []error, retried []lookup, index int) error {
+func errorFor(errs []error, retried []objectRead, index int) error {
 	for j, l := range retried {
 		if l.index == index {
 			return errs[j]
@@ -227,19 +229,19 @@ func errorFor(errs []error, retried []lookup, index int) error {
 	return nil
 }
 
-// primaryLookups returns what the primary region is asked for each object.
-func primaryLookups(c *Class) []lookup {
-	out := make([]lookup, len(c.Objects))
+// primaryReads returns what the primary region is asked for each object.
+func primaryReads(c *Class) []objectRead {
+	out := make([]objectRead, len(c.Objects))
 	for i, o := range c.Objects {
-		out[i] = lookup{index: i, typ: o.Type, name: o.Name, version: o.Version, versionLabel: o.VersionLabel}
+		out[i] = objectRead{index: i, typ: o.Type, name: o.Name, version: o.Version, versionLabel: o.VersionLabel}
 	}
 	return out
 }
 
-// failoverLookups returns what the failover region is asked for each object:
+// failoverReads returns what the failover region is asked for each object:
 // its failoverObject where it has one, else the same object.
-func failoverLookups(c *Class) []lookup {
-	out := primaryLookups(c)
+func failoverReads(c *Class) []objectRead {
+	out := primaryReads(c)
 	for i, o := range c.Objects {
 		if o.Failover != nil {
 			out[i].name, out[i].version, out[i].versionLabel = o.Failover.Name, o.Failover.Version, o.Failover.VersionLabel
@@ -254,10 +256,10 @@ func failoverLookups(c *Class) []lookup {
 // found while the primary still answers, without doubling steady-state calls.
 func (f *Fetcher) checkFailover(req FetchRequest) {
 	c := req.Class
-	lookups := failoverLookups(c)
+	reads := failoverReads(c)
 	var sig strings.Builder
 	sig.WriteString(req.Scope + "\x00" + c.FailoverRegion)
-	for _, l := range lookups {
+	for _, l := range reads {
 		sig.WriteString("\x00" + cacheKey("", "", l))
 	}
 	if !f.failoverChecked.addIfAbsent(sig.String(), f.opts.FailoverCheckEvery) {
@@ -269,12 +271,12 @@ func (f *Fetcher) checkFailover(req FetchRequest) {
 		ctx, cancel := context.WithTimeout(context.Background(), f.opts.CallTimeout)
 		defer cancel()
 		values := make([]Value, len(c.Objects))
-		errs := f.read(ctx, FetchRequest{Scope: req.Scope, Credentials: req.Credentials}, c.FailoverRegion, lookups, values)
+		errs := f.read(ctx, FetchRequest{Scope: req.Scope, Credentials: req.Credentials}, c.FailoverRegion, reads, values)
 		for i, err := range errs {
 			if err != nil && failure.IsClientFault(err) {
 				o := c.Objects[i]
 				f.opts.OnFailoverProblem(failure.Wrap(failure.KindOf(err), err, "objects[%d] %s %q in failover region %s",
-					o.Index, serviceNoun(o.Type), lookups[i].name, c.FailoverRegion))
+					o.Index, serviceNoun(o.Type), reads[i].name, c.FailoverRegion))
 			}
 		}
 	}()

@@ -12,6 +12,19 @@ import (
 	"github.com/csi-provider-aws/csi-provider-aws/jmes"
 )
 
+// File is one file of the mount: what the driver writes (driver-writes mode)
+// or what the daemon writes itself.
+type File struct {
+	// Path is relative, clean, without "..".
+	Path string
+	// Mode is 0-0777.
+	Mode int32
+	// Contents is the file's bytes.
+	Contents []byte
+	// Version is the object version reported for this file.
+	Version string
+}
+
 // Limits the driver's atomic writer enforces on every path it is handed
 // (sigs.k8s.io/secrets-store-csi-driver pkg/util/fileutil). A name past them
 // would pass here and fail in the driver with a less helpful message.

@@ -19,7 +19,7 @@ const parametersPerCall = 10
 
 // selector is how GetParameters names one parameter: `name`, `name:version`
 // or `name:label`.
-func (l lookup) selector() string {
+func (l objectRead) selector() string {
 	switch {
 	case l.version != "":
 		return l.name + ":" + l.version
@@ -29,7 +29,7 @@ func (l lookup) selector() string {
 	return l.name
 }
 
-// readParameters reads the SSM lookups at positions idx in batches of ten
+// readParameters reads the SSM parameters at positions idx in batches of ten
 // (SecureString decrypted), filling values and errs. The same selector asked
 // twice is sent once. No SSM value is pinned: a parameter deleted and
 // created again restarts its versions, so "version 3" can change.
@@ -37,10 +37,10 @@ func (r *regionRead) readParameters(ctx context.Context, idx []int) {
 	if len(idx) == 0 {
 		return
 	}
-	bySelector := map[string][]int{} // selector -> positions in lookups
+	bySelector := map[string][]int{} // selector -> positions in reads
 	var order []string
 	for _, j := range idx {
-		s := r.lookups[j].selector()
+		s := r.reads[j].selector()
 		if _, seen := bySelector[s]; !seen {
 			order = append(order, s)
 		}
@@ -59,7 +59,7 @@ func (r *regionRead) readParameterBatch(ctx context.Context, batch []string, byS
 	api := f.parameters(r.region)
 	keyOf := func(sel string) string { return r.key(bySelector[sel][0]) }
 	key := "ssm\x00" + r.scope + "\x00" + r.region + "\x00" + strings.Join(batch, "\x00")
-	found, err := sharedAt(ctx, r, key, func(ctx context.Context, notBefore time.Time) (map[string]Value, time.Time, error) {
+	found, err := joinFreshFlight(ctx, r, key, func(ctx context.Context, notBefore time.Time) (map[string]Value, time.Time, error) {
 		cached := map[string]Value{}
 		var oldest time.Time
 		for _, sel := range batch {
@@ -98,7 +98,7 @@ func (r *regionRead) readParameterBatch(ctx context.Context, batch []string, byS
 			if e != nil {
 				r.errs[j] = e
 			} else {
-				r.values[r.lookups[j].index] = v
+				r.values[r.reads[j].index] = v
 			}
 		}
 	}

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -11,37 +10,37 @@ import (
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
-// regionRead is one Fetch's read of some lookups in one region under one
-// identity scope. values is indexed by lookup.index (the class's objects),
-// errs and held by position in lookups.
+// regionRead is one Fetch's read of some objects in one region under one
+// identity scope. values is indexed by objectRead.index (the class's
+// objects), errs and held by position in reads.
 type regionRead struct {
 	f         *Fetcher
 	scope     string
 	region    string
 	creds     aws.CredentialsProvider
 	notBefore time.Time
-	lookups   []lookup
+	reads     []objectRead
 	values    []Value
 	errs      []error
-	// held marks lookups whose cached entry is past its TTL: for a pinned
+	// held marks reads whose cached entry is past its TTL: for a pinned
 	// version that means only this identity's access needs confirming.
 	held []bool
 }
 
-func (r *regionRead) key(j int) string { return cacheKey(r.scope, r.region, r.lookups[j]) }
+func (r *regionRead) key(j int) string { return cacheKey(r.scope, r.region, r.reads[j]) }
 
-// read fetches lookups in one region under one identity scope, from the
+// read fetches objects in one region under one identity scope, from the
 // cache where it may and otherwise from AWS, filling values[l.index]; it
-// returns one error per lookup (nil on success), in the order of lookups.
-// A lookup AWS refused or does not know (a client fault) is dropped from the
+// returns one error per read (nil on success), in the order of reads. A
+// read AWS refused or does not know (a client fault) is dropped from the
 // cache: it is served from no cache, not even as a stale value.
-func (f *Fetcher) read(ctx context.Context, req FetchRequest, region string, lookups []lookup, values []Value) []error {
+func (f *Fetcher) read(ctx context.Context, req FetchRequest, region string, reads []objectRead, values []Value) []error {
 	r := &regionRead{
 		f: f, scope: req.Scope, region: region, creds: req.Credentials, notBefore: req.NotBefore,
-		lookups: lookups, values: values, errs: make([]error, len(lookups)), held: make([]bool, len(lookups)),
+		reads: reads, values: values, errs: make([]error, len(reads)), held: make([]bool, len(reads)),
 	}
 	var sm, ps []int
-	for j, l := range lookups {
+	for j, l := range reads {
 		e, fr := f.cache.lookup(r.key(j), req.NotBefore)
 		if fr == fresh {
 			values[l.index] = e.value
@@ -72,43 +71,6 @@ func (f *Fetcher) read(ctx context.Context, req FetchRequest, region string, loo
 	return r.errs
 }
 
-// sharedAt runs fn once for every concurrent caller with the same key (one
-// AWS call for a burst of pods with the same identity and objects); fn
-// returns its answer and when AWS confirmed it. A caller that needs a
-// confirmation no older than notBefore and joined a flight that began before
-// that (its pod's previous Mount) asks again in a flight of its own. fn runs
-// detached from any one caller's cancellation, bounded by CallTimeout.
-func sharedAt[T any](ctx context.Context, r *regionRead, key string, fn func(ctx context.Context, notBefore time.Time) (T, time.Time, error)) (T, error) {
-	v, at, err := sharedOnce(ctx, r, key, fn)
-	if err == nil && at.Before(r.notBefore) {
-		v, _, err = sharedOnce(ctx, r, key+"\x00after\x00"+strconv.FormatInt(r.notBefore.UnixNano(), 10), fn)
-	}
-	return v, err
-}
-
-type timed[T any] struct {
-	v  T
-	at time.Time
-}
-
-func sharedOnce[T any](ctx context.Context, r *regionRead, key string, fn func(ctx context.Context, notBefore time.Time) (T, time.Time, error)) (T, time.Time, error) {
-	f, notBefore := r.f, r.notBefore
-	ch := f.flight.DoChan(key, func() (any, error) {
-		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.opts.CallTimeout)
-		defer cancel()
-		v, at, err := fn(c, notBefore)
-		return timed[T]{v: v, at: at}, err
-	})
-	select {
-	case res := <-ch:
-		t, _ := res.Val.(timed[T])
-		return t.v, t.at, res.Err
-	case <-ctx.Done():
-		var zero T
-		return zero, time.Time{}, ctx.Err()
-	}
-}
-
 // serveStale fills values[i] with the last good value of object i when both
 // its primary read and its failover read (if any) failed with something
 // other than a client fault, and AWS confirmed that value for this identity
@@ -122,13 +84,13 @@ func (f *Fetcher) serveStale(req FetchRequest, i int, err, ferr error, values []
 	c := req.Class
 	candidates := []struct {
 		region string
-		l      lookup
-	}{{req.Region, primaryLookups(c)[i]}}
+		l      objectRead
+	}{{req.Region, primaryReads(c)[i]}}
 	if c.FailoverRegion != "" {
 		candidates = append(candidates, struct {
 			region string
-			l      lookup
-		}{c.FailoverRegion, failoverLookups(c)[i]})
+			l      objectRead
+		}{c.FailoverRegion, failoverReads(c)[i]})
 	}
 	for _, cand := range candidates {
 		key := cacheKey(req.Scope, cand.region, cand.l)

@@ -22,10 +22,10 @@ const (
 	secretReadConcurrency = 8
 )
 
-// batchable reports whether a Secrets Manager lookup can be read with
+// batchable reports whether a Secrets Manager read can be read with
 // BatchGetSecretValue, which returns only the AWSCURRENT version: objects
 // pinned to a VersionId or another stage keep GetSecretValue.
-func (l lookup) batchable() bool {
+func (l objectRead) batchable() bool {
 	return l.version == "" && (l.versionLabel == "" || l.versionLabel == "AWSCURRENT")
 }
 
@@ -36,7 +36,7 @@ type secretResult struct {
 	at    time.Time // when AWS confirmed it
 }
 
-// readSecrets reads the Secrets Manager lookups at positions idx, filling
+// readSecrets reads the Secrets Manager secrets at positions idx, filling
 // values and errs and the cache. Current versions go in batches of up to 20
 // (one call for a whole class in the common case), unless this identity was
 // refused BatchGetSecretValue; a pinned VersionId already in the cache only
@@ -53,7 +53,7 @@ func (r *regionRead) readSecrets(ctx context.Context, idx []int) {
 	var ids []string
 	var single []int
 	for _, j := range idx {
-		l := r.lookups[j]
+		l := r.reads[j]
 		if noBatch || !(l.batchable() || (l.pinned() && r.held[j])) {
 			single = append(single, j)
 			continue
@@ -72,13 +72,13 @@ func (r *regionRead) readSecrets(ctx context.Context, idx []int) {
 }
 
 // readBatch reads the current versions of chunk in one shared
-// BatchGetSecretValue and applies the answer to the lookups of each id: a
-// current lookup takes the value, a pinned one takes the confirmation. It
-// returns the lookups that must be asked for one by one.
+// BatchGetSecretValue and applies the answer to the reads of each id: a
+// current read takes the value, a pinned one takes the confirmation. It
+// returns the reads that must be asked for one by one.
 func (r *regionRead) readBatch(ctx context.Context, api SecretsManagerAPI, chunk []string, byID map[string][]int) (single []int) {
 	f := r.f
 	key := "smbatch\x00" + r.scope + "\x00" + r.region + "\x00" + strings.Join(chunk, "\x00")
-	results, err := sharedAt(ctx, r, key, func(ctx context.Context, notBefore time.Time) (map[string]secretResult, time.Time, error) {
+	results, err := joinFreshFlight(ctx, r, key, func(ctx context.Context, notBefore time.Time) (map[string]secretResult, time.Time, error) {
 		// A caller that missed the cache just before the previous flight
 		// stored its answer finds it here, not in AWS.
 		if cached, at, ok := r.cachedSecrets(chunk, notBefore); ok {
@@ -90,7 +90,7 @@ func (r *regionRead) readBatch(ctx context.Context, api SecretsManagerAPI, chunk
 			sr.at = readAt
 			res[id] = sr
 			if sr.err == nil {
-				f.cache.put(cacheKey(r.scope, r.region, lookup{typ: SecretsManager, name: id}), sr.value, false, readAt)
+				f.cache.put(cacheKey(r.scope, r.region, objectRead{typ: SecretsManager, name: id}), sr.value, false, readAt)
 			}
 		}
 		return res, readAt, err
@@ -127,10 +127,10 @@ func (r *regionRead) readBatch(ctx context.Context, api SecretsManagerAPI, chunk
 	return single
 }
 
-// applyBatch applies a batched answer for a secret to lookup j, and reports
+// applyBatch applies a batched answer for a secret to read j, and reports
 // whether j must be asked for alone instead.
 func (r *regionRead) applyBatch(j int, sr secretResult) (askAlone bool) {
-	l := r.lookups[j]
+	l := r.reads[j]
 	if !l.pinned() {
 		if sr.err != nil {
 			r.errs[j] = sr.err
@@ -158,7 +158,7 @@ func (r *regionRead) applyBatch(j int, sr secretResult) (askAlone bool) {
 	return false
 }
 
-// readSingles reads lookups one GetSecretValue each, a few at a time.
+// readSingles reads secrets one GetSecretValue each, a few at a time.
 func (r *regionRead) readSingles(ctx context.Context, api SecretsManagerAPI, single []int) {
 	f := r.f
 	sem := make(chan struct{}, secretReadConcurrency)
@@ -168,9 +168,9 @@ func (r *regionRead) readSingles(ctx context.Context, api SecretsManagerAPI, sin
 		sem <- struct{}{}
 		go func(j int) {
 			defer func() { <-sem; wg.Done() }()
-			l := r.lookups[j]
+			l := r.reads[j]
 			key := r.key(j)
-			v, err := sharedAt(ctx, r, "sm\x00"+key, func(ctx context.Context, notBefore time.Time) (Value, time.Time, error) {
+			v, err := joinFreshFlight(ctx, r, "sm\x00"+key, func(ctx context.Context, notBefore time.Time) (Value, time.Time, error) {
 				if v, at, ok := f.cache.get(key, notBefore); ok {
 					return v, at, nil
 				}
@@ -197,7 +197,7 @@ func (r *regionRead) cachedSecrets(ids []string, notBefore time.Time) (map[strin
 	out := make(map[string]secretResult, len(ids))
 	var oldest time.Time
 	for _, id := range ids {
-		v, at, ok := r.f.cache.get(cacheKey(r.scope, r.region, lookup{typ: SecretsManager, name: id}), notBefore)
+		v, at, ok := r.f.cache.get(cacheKey(r.scope, r.region, objectRead{typ: SecretsManager, name: id}), notBefore)
 		if !ok {
 			return nil, time.Time{}, false
 		}
@@ -210,7 +210,7 @@ func (r *regionRead) cachedSecrets(ids []string, notBefore time.Time) (map[strin
 }
 
 // getSecret reads one secret with GetSecretValue.
-func getSecret(ctx context.Context, api SecretsManagerAPI, creds aws.CredentialsProvider, l lookup) (Value, error) {
+func getSecret(ctx context.Context, api SecretsManagerAPI, creds aws.CredentialsProvider, l objectRead) (Value, error) {
 	in := &secretsmanager.GetSecretValueInput{SecretId: aws.String(l.name)}
 	if l.version != "" {
 		in.VersionId = aws.String(l.version)
