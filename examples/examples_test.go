@@ -20,7 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"k8s.io/client-go/kubernetes/scheme"
 
-	"github.com/csi-provider-aws/csi-provider-aws/provider"
+	spclass "github.com/csi-provider-aws/csi-provider-aws/class"
 )
 
 // driverPermission is the file mode the driver sends when a volume sets
@@ -124,9 +124,9 @@ func TestEveryExampleClassParsesAndMountsTheFilesItDocuments(t *testing.T) {
 				t.Errorf("apiVersion %q provider %q, want secrets-store.csi.x-k8s.io/v1 and aws", c.APIVersion, c.Spec.Provider)
 			}
 			params := parameters(t, &c.Spec.Parameters)
-			parsed, err := provider.ParseClass(params, driverPermission)
+			parsed, err := spclass.Parse(params, driverPermission)
 			if err != nil {
-				t.Fatalf("ParseClass: %v", err)
+				t.Fatalf("Parse: %v", err)
 			}
 			region := parsed.Region
 			if region == "" {

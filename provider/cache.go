@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
+
+	"github.com/csi-provider-aws/csi-provider-aws/class"
 )
 
 // valueCache holds values read from AWS, keyed by identity scope first:
@@ -70,7 +72,7 @@ func (c *valueCache) keep() time.Duration { return max(c.ttl, c.staleMax) }
 // The separator cannot occur in scopes, regions or AWS names.
 func cacheKey(scope, region string, l objectRead) string {
 	label := l.versionLabel
-	if l.typ == SecretsManager && l.version == "" && label == "AWSCURRENT" {
+	if l.typ == class.SecretsManager && l.version == "" && label == "AWSCURRENT" {
 		label = "" // the same value as no label: one entry, one read
 	}
 	return strings.Join([]string{scope, region, string(l.typ), l.name, l.version, label}, "\x00")
@@ -81,7 +83,7 @@ func cacheKey(scope, region string, l objectRead) string {
 // deleted and created again starts from version 1 with another value.
 // Labels and stages move, so they are never pinned.
 func (l objectRead) pinned() bool {
-	return l.typ == SecretsManager && l.version != ""
+	return l.typ == class.SecretsManager && l.version != ""
 }
 
 // lookup returns the entry for key and how usable it is for a caller that

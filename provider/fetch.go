@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/singleflight"
 	"k8s.io/klog/v2"
 
+	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
@@ -131,7 +132,7 @@ type FetchRequest struct {
 	// Credentials are the pod identity's; every AWS call is signed with them.
 	Credentials aws.CredentialsProvider
 	// Class is the validated class.
-	Class *Class
+	Class *class.Class
 	// Region is the primary region, resolved for this Mount and checked
 	// with Class.CheckRegion.
 	Region string
@@ -147,7 +148,7 @@ type FetchRequest struct {
 // region.
 type objectRead struct {
 	index        int // position in Class.Objects
-	typ          ObjectType
+	typ          class.ObjectType
 	name         string
 	version      string
 	versionLabel string
@@ -230,7 +231,7 @@ func errorFor(errs []error, retried []objectRead, index int) error {
 }
 
 // primaryReads returns what the primary region is asked for each object.
-func primaryReads(c *Class) []objectRead {
+func primaryReads(c *class.Class) []objectRead {
 	out := make([]objectRead, len(c.Objects))
 	for i, o := range c.Objects {
 		out[i] = objectRead{index: i, typ: o.Type, name: o.Name, version: o.Version, versionLabel: o.VersionLabel}
@@ -240,7 +241,7 @@ func primaryReads(c *Class) []objectRead {
 
 // failoverReads returns what the failover region is asked for each object:
 // its failoverObject where it has one, else the same object.
-func failoverReads(c *Class) []objectRead {
+func failoverReads(c *class.Class) []objectRead {
 	out := primaryReads(c)
 	for i, o := range c.Objects {
 		if o.Failover != nil {
@@ -283,7 +284,7 @@ func (f *Fetcher) checkFailover(req FetchRequest) {
 }
 
 // objectError builds the message a user reads in `kubectl describe pod`.
-func objectError(o Object, region string, err error, failoverRegion string, ferr error) error {
+func objectError(o class.Object, region string, err error, failoverRegion string, ferr error) error {
 	what := fmt.Sprintf("objects[%d] %s %q", o.Index, serviceNoun(o.Type), o.Name)
 	kind := failure.KindOf(err)
 	msg := fmt.Sprintf("%s in %s: %s%s", what, region, failure.Describe(err), hint(kind, o.Type))
@@ -300,18 +301,18 @@ func objectError(o Object, region string, err error, failoverRegion string, ferr
 	return &failure.Error{Kind: kind, Msg: msg, Causes: []error{err, ferr}}
 }
 
-func serviceNoun(t ObjectType) string {
-	if t == ParameterStore {
+func serviceNoun(t class.ObjectType) string {
+	if t == class.ParameterStore {
 		return "SSM parameter"
 	}
 	return "Secrets Manager secret"
 }
 
 // hint says what to do about the most common failures.
-func hint(k failure.Kind, t ObjectType) string {
+func hint(k failure.Kind, t class.ObjectType) string {
 	switch k {
 	case failure.PermissionDenied:
-		if t == ParameterStore {
+		if t == class.ParameterStore {
 			return " (allow ssm:GetParameters, and kms:Decrypt for SecureString, in the role's policy)"
 		}
 		return " (allow secretsmanager:GetSecretValue, and kms:Decrypt for a customer-managed key, in the role's policy)"

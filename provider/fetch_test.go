@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakeaws"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
@@ -68,16 +69,16 @@ func credsFor(fake *fakeaws.Server, role, session string) aws.CredentialsProvide
 // regional is a class and the primary region its Mounts read in (the
 // server resolves it and passes it beside the class).
 type regional struct {
-	*Class
+	*class.Class
 	region string
 }
 
 func (e *fetchEnv) secrets(region string, n int) regional {
-	c := regional{region: region, Class: &Class{}}
+	c := regional{region: region, Class: &class.Class{}}
 	for i := range n {
 		name := fmt.Sprintf("s%02d", i)
 		e.aws.PutSecretString(region, name, "v1-"+name)
-		c.Objects = append(c.Objects, Object{Index: i, Name: name, Type: SecretsManager, FileName: name, Mode: 0o644})
+		c.Objects = append(c.Objects, class.Object{Index: i, Name: name, Type: class.SecretsManager, FileName: name, Mode: 0o644})
 	}
 	return c
 }
@@ -179,9 +180,9 @@ func TestPinnedVersionsAreConfirmedEveryTTLNotServedForever(t *testing.T) {
 	e.aws.PutSecretString("us-west-2", "db", "two")
 	e.aws.PutParameter("us-west-2", "/p", "String", "p1")
 	e.aws.PutParameter("us-west-2", "/p", "String", "p2")
-	c := regional{region: "us-west-2", Class: &Class{Objects: []Object{
-		{Index: 0, Name: "db", Type: SecretsManager, Version: v1},
-		{Index: 1, Name: "/p", Type: ParameterStore, Version: "1"},
+	c := regional{region: "us-west-2", Class: &class.Class{Objects: []class.Object{
+		{Index: 0, Name: "db", Type: class.SecretsManager, Version: v1},
+		{Index: 1, Name: "/p", Type: class.ParameterStore, Version: "1"},
 	}}}
 	v := e.mustFetch("scope", c)
 	if string(v[0].Data) != "one" || string(v[1].Data) != "p1" || v[1].Version != "1" {
@@ -233,7 +234,7 @@ func TestPinnedVersionsAreConfirmedEveryTTLNotServedForever(t *testing.T) {
 func TestAPinnedVersionAllowedWhenTheCurrentOneIsDeniedIsStillServed(t *testing.T) {
 	e := newFetchEnv(t, FetcherOptions{CacheTTL: time.Minute})
 	_, v1 := e.aws.PutSecretString("us-west-2", "db", "one")
-	c := regional{region: "us-west-2", Class: &Class{Objects: []Object{{Index: 0, Name: "db", Type: SecretsManager, Version: v1}}}}
+	c := regional{region: "us-west-2", Class: &class.Class{Objects: []class.Object{{Index: 0, Name: "db", Type: class.SecretsManager, Version: v1}}}}
 	e.mustFetch("scope", c)
 	e.aws.DenyAction(testRole, "secretsmanager:BatchGetSecretValue")
 	e.clock.advance(2 * time.Minute)
@@ -255,9 +256,9 @@ func TestLabelsAreReadAgainAfterTheTTL(t *testing.T) {
 	if err := e.aws.LabelParameter("us-west-2", "/p", v1, "stable"); err != nil {
 		t.Fatal(err)
 	}
-	c := regional{region: "us-west-2", Class: &Class{Objects: []Object{
-		{Index: 0, Name: "db", Type: SecretsManager, VersionLabel: "AWSPREVIOUS"},
-		{Index: 1, Name: "/p", Type: ParameterStore, VersionLabel: "stable"},
+	c := regional{region: "us-west-2", Class: &class.Class{Objects: []class.Object{
+		{Index: 0, Name: "db", Type: class.SecretsManager, VersionLabel: "AWSPREVIOUS"},
+		{Index: 1, Name: "/p", Type: class.ParameterStore, VersionLabel: "stable"},
 	}}}
 	v := e.mustFetch("scope", c)
 	if string(v[0].Data) != "one" || string(v[1].Data) != "p1" {
@@ -437,11 +438,11 @@ func TestBatchPartialFailuresNameTheRightObject(t *testing.T) {
 
 func TestParametersAreBatchedByTenAndCached(t *testing.T) {
 	e := newFetchEnv(t, FetcherOptions{CacheTTL: time.Minute})
-	c := regional{region: "us-west-2", Class: &Class{}}
+	c := regional{region: "us-west-2", Class: &class.Class{}}
 	for i := range 12 {
 		name := fmt.Sprintf("/app/p%02d", i)
 		e.aws.PutParameter("us-west-2", name, "SecureString", "value-"+name)
-		c.Objects = append(c.Objects, Object{Index: i, Name: name, Type: ParameterStore})
+		c.Objects = append(c.Objects, class.Object{Index: i, Name: name, Type: class.ParameterStore})
 	}
 	v := e.mustFetch("scope", c)
 	if string(v[11].Data) != "value-/app/p11" || v[11].Version != "1" {
@@ -459,8 +460,8 @@ func TestFailoverObjectsAreCheckedInTheBackgroundOncePerInterval(t *testing.T) {
 	e := newFetchEnv(t, FetcherOptions{CacheTTL: time.Minute, FailoverCheckEvery: 10 * time.Minute,
 		OnFailoverProblem: func(err error) { mu.Lock(); problems = append(problems, err); mu.Unlock() }})
 	e.aws.PutSecretString("us-east-1", "db", "east")
-	c := regional{region: "us-east-1", Class: &Class{FailoverRegion: "us-west-2", Objects: []Object{
-		{Index: 0, Name: "db", Type: SecretsManager, Alias: "db", Failover: &FailoverObject{Name: "db-replica"}},
+	c := regional{region: "us-east-1", Class: &class.Class{FailoverRegion: "us-west-2", Objects: []class.Object{
+		{Index: 0, Name: "db", Type: class.SecretsManager, Alias: "db", Failover: &class.FailoverObject{Name: "db-replica"}},
 	}}}
 	v := e.mustFetch("scope", c)
 	e.f.Wait()
@@ -488,7 +489,7 @@ func TestFailoverCoversServerFaultsOnly(t *testing.T) {
 	e := newFetchEnv(t, FetcherOptions{CacheTTL: time.Minute})
 	e.aws.PutSecretString("us-east-1", "db", "east")
 	_, westV := e.aws.PutSecretString("us-west-2", "db", "west")
-	c := regional{region: "us-east-1", Class: &Class{FailoverRegion: "us-west-2", Objects: []Object{{Index: 0, Name: "db", Type: SecretsManager}}}}
+	c := regional{region: "us-east-1", Class: &class.Class{FailoverRegion: "us-west-2", Objects: []class.Object{{Index: 0, Name: "db", Type: class.SecretsManager}}}}
 	e.aws.Inject(fakeaws.Fault{Region: "us-east-1", Status: 500})
 	v := e.mustFetch("scope", c)
 	if string(v[0].Data) != "west" || v[0].Version != westV {

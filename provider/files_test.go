@@ -6,7 +6,9 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
@@ -175,25 +177,6 @@ func TestBuildFilesRefusesAMismatchedValueCount(t *testing.T) {
 	}
 }
 
-func TestCheckRelPath(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		path string
-		ok   bool
-	}{
-		{"a", true}, {"a/b", true}, {".a", true}, {"a..", true}, {"a/..b", true}, {"é", true},
-		{"", false}, {".", false}, {"..", false}, {"../a", false}, {"a/..", false}, {"a/../b", false},
-		{"/a", false}, {"a//b", false}, {"a/", false}, {"./a", false}, {"a/./b", false},
-		{"..data", false}, {"a\x00b", false}, {"\xff", false}, {strings.Repeat("a", 256), false},
-		{strings.Repeat("a/", 2048) + "a", false},
-	} {
-		got := checkRelPath(tc.path) == ""
-		if got != tc.ok {
-			t.Errorf("checkRelPath(%q) accepted = %v, want %v (%s)", tc.path, got, tc.ok, checkRelPath(tc.path))
-		}
-	}
-}
-
 // TestBuildFilesStopsAtTheLimit: jmesPath results are counted as they are
 // evaluated, so a class whose entries each copy a large field stops at the
 // first one past the limit instead of building them all.
@@ -215,4 +198,37 @@ func TestBuildFilesStopsAtTheLimit(t *testing.T) {
 		t.Errorf("BuildFiles allocated %d bytes for a 2 MiB limit, want under 6 MiB", n)
 	}
 	t.Logf("stopped with %v after allocating %d bytes", err, n)
+}
+
+// TestBuildFilesWaitsForAnEvaluationSlot: an object's jmesPath entries are
+// evaluated in one of the slots the classes of a class.Cache share, so a
+// burst of Mounts evaluates one object per CPU at a time.
+func TestBuildFilesWaitsForAnEvaluationSlot(t *testing.T) {
+	cc := class.NewCache(4)
+	c, err := cc.Parse(mountAttrs(yamlLines("- objectName: db", "  objectType: secretsmanager",
+		"  jmesPath:", "    - path: username", "      objectAlias: u")), driverMode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []func()
+	for range runtime.GOMAXPROCS(0) {
+		held = append(held, c.EvaluationSlot())
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := BuildFiles(c, []Value{{Data: []byte(dbJSON), Version: "v"}}, driverLimit)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("BuildFiles evaluated with every slot taken (%v)", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	held[0]()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, release := range held[1:] {
+		release()
+	}
 }

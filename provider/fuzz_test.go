@@ -5,14 +5,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 	"github.com/csi-provider-aws/csi-provider-aws/jmes"
 )
 
-// checkAcceptedPath is the fuzz targets' oracle for a file path, written
-// independently of checkRelPath: whatever ParseClass or BuildFiles accepts
-// must be relative, clean and free of "..", or the driver (or WriteFiles)
-// would write outside the mount.
+// checkAcceptedPath is the fuzz target's oracle for a file path, written
+// independently of class.CheckRelPath: whatever BuildFiles accepts must be
+// relative, clean and free of "..", or the driver (or WriteFiles) would
+// write outside the mount. (class's FuzzParseClass has the same oracle.)
 func checkAcceptedPath(t *testing.T, p string) {
 	t.Helper()
 	if p == "" || p == "." || path.IsAbs(p) || path.Clean(p) != p {
@@ -42,95 +43,6 @@ func boundAllocations(t *testing.T, f func()) {
 	}
 }
 
-func FuzzParseClass(f *testing.F) {
-	for _, seed := range []struct{ objects, translation string }{
-		{oneSecret, ""},
-		{yamlLines("- objectName: a/b", "  objectType: secretsmanager", "- objectName: a_b", "  objectType: secretsmanager"), ""},
-		{yamlLines("- objectName: /app/../db", "  objectType: ssmparameter"), "False"},
-		{yamlLines("- objectName: "+smARN, "  objectAlias: x", "  filePermission: 0600"), "é"},
-		{yamlLines("- objectName: db", "  objectType: secretsmanager", "  jmesPath:", "    - path: a.b", "      objectAlias: ../x"), "false"},
-		{yamlLines("- objectName: db", "  objectType: secretsmanager", "  objectAlias: x",
-			"  failoverObject:", "    objectName: "+smARNWest), ""},
-		{yamlLines("- &a {objectName: a, objectType: ssmparameter}", "- <<: *a", "  objectAlias: a/b/c"), "FALSE"},
-		{"[]", ""},
-		{"- ", ""},
-		{"{", "/"},
-		{yamlLines("- objectName: db", "  objectType: secretsmanager", "  jmesPath:",
-			"    - {path: 'pad_left(a, `99999999`)', objectAlias: p}", "    - {path: '[@,@][].[@,@]', objectAlias: q}"), ""},
-		{"- &o {objectName: a, objectType: secretsmanager, jmesPath: [&j {path: a, objectAlias: b}, *j]}\n- *o\n- *o\n", ""},
-		{entries(101), ""},
-		{withJMESPath("db", 101), ""},
-	} {
-		f.Add(seed.objects, seed.translation)
-	}
-	f.Fuzz(func(t *testing.T, objects, translation string) {
-		var c *Class
-		var err error
-		boundAllocations(t, func() {
-			c, err = ParseClass(map[string]string{
-				"objects":         objects,
-				"pathTranslation": translation,
-				"failoverRegion":  "us-west-2",
-			}, 0o644)
-		})
-		if err != nil {
-			if k := failure.KindOf(err); k != failure.InvalidArgument {
-				t.Fatalf("ParseClass error of kind %v, want InvalidArgument: %v", k, err)
-			}
-			return
-		}
-		if len(c.Objects) == 0 {
-			t.Fatal("ParseClass accepted a class without objects")
-		}
-		if len(objects) > maxObjectsBytes || len(c.Objects) > maxObjects {
-			t.Fatalf("ParseClass accepted %d bytes of objects listing %d entries", len(objects), len(c.Objects))
-		}
-		files := 0
-		for _, o := range c.Objects {
-			files += 1 + len(o.JMESPath)
-			if len(o.JMESPath) > maxJMESPathEntries {
-				t.Fatalf("ParseClass accepted %d jmesPath entries in one object", len(o.JMESPath))
-			}
-			for _, j := range o.JMESPath {
-				if _, err := jmes.Compile(j.Path); err != nil || j.expr == nil {
-					t.Fatalf("ParseClass accepted the path %q unchecked", j.Path)
-				}
-			}
-		}
-		if files > maxFiles {
-			t.Fatalf("ParseClass accepted a class of %d files", files)
-		}
-		seen := map[string]bool{}
-		claim := func(p string, mode int32) {
-			checkAcceptedPath(t, p)
-			if seen[p] {
-				t.Fatalf("two files share the path %q", p)
-			}
-			seen[p] = true
-			if mode < 0 || mode > 0o777 {
-				t.Fatalf("file %q has mode %#o", p, mode)
-			}
-		}
-		for _, o := range c.Objects {
-			if o.Name == "" || (o.Type != SecretsManager && o.Type != ParameterStore) {
-				t.Fatalf("accepted object %+v", o)
-			}
-			claim(o.FileName, o.Mode)
-			for _, j := range o.JMESPath {
-				claim(j.FileName, j.Mode)
-			}
-		}
-		for p := range seen {
-			for d := path.Dir(p); d != "."; d = path.Dir(d) {
-				if seen[d] {
-					t.Fatalf("file %q is also the directory of %q", d, p)
-				}
-			}
-		}
-		_ = c.CheckRegion("us-east-1") // must not panic
-	})
-}
-
 func FuzzBuildFiles(f *testing.F) {
 	for _, seed := range []struct {
 		value []byte
@@ -150,11 +62,11 @@ func FuzzBuildFiles(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, value []byte, expr string) {
 		if _, err := jmes.Compile(expr); err != nil {
-			return // ParseClass refuses these before BuildFiles sees them
+			return // class.Parse refuses these before BuildFiles sees them
 		}
-		c := &Class{Objects: []Object{{
-			Name: "db", Type: SecretsManager, FileName: "db", Mode: 0o644,
-			JMESPath: []JMESPathFile{{Path: expr, FileName: "out", Mode: 0o600}},
+		c := &class.Class{Objects: []class.Object{{
+			Name: "db", Type: class.SecretsManager, FileName: "db", Mode: 0o644,
+			JMESPath: []class.JMESPathFile{{Path: expr, FileName: "out", Mode: 0o600}},
 		}}}
 		var files []File
 		var err error

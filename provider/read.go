@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"k8s.io/klog/v2"
 
+	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
@@ -47,7 +48,7 @@ func (f *Fetcher) read(ctx context.Context, req FetchRequest, region string, rea
 			continue
 		}
 		r.held[j] = fr == stale
-		if l.typ == ParameterStore {
+		if l.typ == class.ParameterStore {
 			ps = append(ps, j)
 		} else {
 			sm = append(sm, j)
@@ -104,7 +105,7 @@ func (f *Fetcher) serveStale(req FetchRequest, i int, err, ferr error, values []
 		}
 		if f.staleLogged.addIfAbsent(key, f.opts.StaleMax) {
 			o := c.Objects[i]
-			klog.InfoS("serving the last good value: AWS could not be reached", "object", o.label(),
+			klog.InfoS("serving the last good value: AWS could not be reached", "object", o.Label(),
 				"service", serviceNoun(o.Type), "region", cand.region, "confirmedAgo", f.opts.Clock().Sub(e.confirmedAt).Round(time.Second),
 				"staleMax", f.opts.StaleMax, "cause", failure.Describe(err))
 		}

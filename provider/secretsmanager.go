@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go"
 
+	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
@@ -90,7 +91,7 @@ func (r *regionRead) readBatch(ctx context.Context, api SecretsManagerAPI, chunk
 			sr.at = readAt
 			res[id] = sr
 			if sr.err == nil {
-				f.cache.put(cacheKey(r.scope, r.region, objectRead{typ: SecretsManager, name: id}), sr.value, false, readAt)
+				f.cache.put(cacheKey(r.scope, r.region, objectRead{typ: class.SecretsManager, name: id}), sr.value, false, readAt)
 			}
 		}
 		return res, readAt, err
@@ -197,7 +198,7 @@ func (r *regionRead) cachedSecrets(ids []string, notBefore time.Time) (map[strin
 	out := make(map[string]secretResult, len(ids))
 	var oldest time.Time
 	for _, id := range ids {
-		v, at, ok := r.f.cache.get(cacheKey(r.scope, r.region, objectRead{typ: SecretsManager, name: id}), notBefore)
+		v, at, ok := r.f.cache.get(cacheKey(r.scope, r.region, objectRead{typ: class.SecretsManager, name: id}), notBefore)
 		if !ok {
 			return nil, time.Time{}, false
 		}

@@ -6,21 +6,22 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/jmes"
 )
 
 // jmesObject is an object with jmesPath entries, built directly so the
-// tests reach extractJMESPath with expressions ParseClass would refuse too.
-func jmesObject(paths ...string) *Object {
-	o := &Object{Index: 0, Name: "db", Type: SecretsManager, FileName: "db", Mode: 0o644}
+// tests reach extractJMESPath with expressions class.Parse would refuse too.
+func jmesObject(paths ...string) *class.Object {
+	o := &class.Object{Index: 0, Name: "db", Type: class.SecretsManager, FileName: "db", Mode: 0o644}
 	for i, p := range paths {
-		o.JMESPath = append(o.JMESPath, JMESPathFile{Path: p, FileName: "f" + string(rune('a'+i)), Mode: 0o644})
+		o.JMESPath = append(o.JMESPath, class.JMESPathFile{Path: p, FileName: "f" + string(rune('a'+i)), Mode: 0o644})
 	}
 	return o
 }
 
 // extractAll runs extractJMESPath and collects every result.
-func extractAll(o *Object, data []byte) ([][]byte, error) {
+func extractAll(o *class.Object, data []byte) ([][]byte, error) {
 	out := make([][]byte, len(o.JMESPath))
 	err := extractJMESPath(o, data, jmes.NewBudget(), func(j int, s string) error {
 		out[j] = []byte(s)

@@ -1,14 +1,17 @@
-// Package provider owns the SecretProviderClass model (parameters and
-// objects), the AWS fetchers for Secrets Manager and SSM Parameter Store, the
-// value cache, the transforms (jmesPath) and the file set handed back to the
-// driver or written by the daemon itself.
-//
-// It never reads a pod's mount back, never chooses credentials (they arrive
-// per call from package auth) and never lets a SecretProviderClass pick an
-// endpoint: endpoints, TLS and proxies belong to the operator.
-package provider
+// Package class is the SecretProviderClass model: the Mount attributes a
+// class's spec.parameters arrive in, parsed and validated into a Class,
+// without any I/O (docs/limits.md bounds what one class may cost), and the
+// cache of parsed classes. What is read, from where and with which
+// credentials is decided elsewhere (packages provider and auth); a Class
+// says only what the tenant asked for.
+package class
 
-import "github.com/csi-provider-aws/csi-provider-aws/jmes"
+import (
+	"fmt"
+
+	"github.com/csi-provider-aws/csi-provider-aws/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/jmes"
+)
 
 // ObjectType names the AWS service an object is read from.
 type ObjectType string
@@ -21,7 +24,7 @@ const (
 )
 
 // Class is a validated SecretProviderClass: spec.parameters turned into a
-// plan that needs no further checks before I/O. Build one with ParseClass.
+// plan that needs no further checks before I/O. Build one with Parse.
 type Class struct {
 	// Region is the class's own `region` parameter, "" when absent. The
 	// primary region a Mount reads in is resolved from it by the caller
@@ -39,9 +42,19 @@ type Class struct {
 	// Objects in the order the class lists them.
 	Objects []Object
 	// work bounds how many objects' jmesPath entries are evaluated at once,
-	// shared by the classes of one ClassCache (set before the cache hands
+	// shared by the classes of one Cache (set before the cache hands
 	// the class out); nil: no bound.
 	work chan struct{}
+}
+
+// EvaluationSlot waits for one of the slots the classes of c's Cache share
+// for evaluating an object's jmesPath entries, and returns what gives it
+// back. Evaluations are CPU-bound work on tenant input: one per CPU at a
+// time costs no throughput and bounds what a burst of Mounts holds at once
+// (docs/limits.md, many Mounts at once). A class not from a Cache has no
+// bound.
+func (c *Class) EvaluationSlot() (release func()) {
+	return acquire(c.work)
 }
 
 // Object is one validated entry of the class's `objects` list.
@@ -76,9 +89,9 @@ type JMESPathFile struct {
 	Path     string
 	FileName string
 	Mode     int32
-	// expr is Path compiled and checked by ParseClass; nil in a
-	// JMESPathFile built by hand, which BuildFiles then compiles.
-	expr *jmes.Expr
+	// Expr is Path compiled and checked by Parse; nil in a JMESPathFile
+	// built by hand, which the caller then compiles.
+	Expr *jmes.Expr
 }
 
 // FailoverObject is the `failoverObject` of an entry.
@@ -86,4 +99,20 @@ type FailoverObject struct {
 	Name         string
 	Version      string
 	VersionLabel string
+}
+
+// Label names an object in messages: objects[2] "db-creds".
+func (o *Object) Label() string {
+	return objectLabel(o.Index, o.Name)
+}
+
+func objectLabel(i int, name string) string {
+	if name == "" {
+		return fmt.Sprintf("objects[%d]", i)
+	}
+	return fmt.Sprintf("objects[%d] %q", i, name)
+}
+
+func invalidArg(format string, args ...any) error {
+	return failure.New(failure.InvalidArgument, format, args...)
 }

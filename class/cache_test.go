@@ -1,4 +1,4 @@
-package provider
+package class
 
 import (
 	"fmt"
@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-func TestClassCacheReturnsOneParseToEveryPod(t *testing.T) {
-	cc := NewClassCache(4)
+func TestCacheReturnsOneParseToEveryPod(t *testing.T) {
+	cc := NewCache(4)
 	params := map[string]string{"objects": "- {objectName: db, objectType: secretsmanager}\n", "csi.storage.k8s.io/pod.name": "a"}
 	a, err := cc.Parse(params, 0o644)
 	if err != nil {
@@ -42,9 +42,9 @@ func TestClassCacheReturnsOneParseToEveryPod(t *testing.T) {
 	}
 }
 
-// countingCache is a ClassCache whose parses are counted.
-func countingCache(size int) (*ClassCache, *int) {
-	cc := NewClassCache(size)
+// countingCache is a Cache whose parses are counted.
+func countingCache(size int) (*Cache, *int) {
+	cc := NewCache(size)
 	n := 0
 	cc.parse = func(v *classValues, mode int32) (*Class, error) {
 		n++
@@ -53,7 +53,7 @@ func countingCache(size int) (*ClassCache, *int) {
 	return cc, &n
 }
 
-func TestClassCacheRemembersFailures(t *testing.T) {
+func TestCacheRemembersFailures(t *testing.T) {
 	cc, parses := countingCache(4)
 	broken := map[string]string{"objects": "- {objectName: db, objectType: vault}\n"}
 	_, first := cc.Parse(broken, 0o644)
@@ -66,7 +66,7 @@ func TestClassCacheRemembersFailures(t *testing.T) {
 	}
 }
 
-func TestClassCacheKeyCoversEveryParameterItReads(t *testing.T) {
+func TestCacheKeyCoversEveryParameterItReads(t *testing.T) {
 	base := map[string]string{"objects": "- {objectName: db, objectType: secretsmanager}\n"}
 	baseKey := func() [32]byte { v := readClassValues(base); return v.key(0o644) }()
 	for _, p := range classParams {
@@ -104,7 +104,7 @@ func maps(m map[string]string, k, v string) map[string]string {
 	return out
 }
 
-func TestClassCacheIsBoundedByBytes(t *testing.T) {
+func TestCacheIsBoundedByBytes(t *testing.T) {
 	cc, parses := countingCache(512)
 	cc.maxBytes = 64 << 10
 	class := func(i int) map[string]string {
@@ -138,7 +138,7 @@ func TestClassCacheIsBoundedByBytes(t *testing.T) {
 	}
 }
 
-func TestClassCacheDoesNotKeepAnEntryLargerThanItsBound(t *testing.T) {
+func TestCacheDoesNotKeepAnEntryLargerThanItsBound(t *testing.T) {
 	cc, parses := countingCache(4)
 	cc.maxBytes = 1 << 10
 	params := map[string]string{"objects": fmt.Sprintf("- {objectName: %s, objectType: secretsmanager, objectAlias: a}\n", strings.Repeat("n", 2000))}
@@ -152,10 +152,13 @@ func TestClassCacheDoesNotKeepAnEntryLargerThanItsBound(t *testing.T) {
 	}
 }
 
-func TestClassCacheSizeCountsCompiledExpressions(t *testing.T) {
+func TestCacheSizeCountsCompiledExpressions(t *testing.T) {
 	t.Parallel()
 	path := strings.TrimSuffix(strings.Repeat("a || ", 200), " || ")
-	c := mustParse(t, mountAttrs(yamlLines("- objectName: db", "  objectType: secretsmanager", "  jmesPath:", "    - path: "+path, "      objectAlias: x")))
+	c, err := Parse(map[string]string{"objects": "- objectName: db\n  objectType: secretsmanager\n  jmesPath:\n    - path: " + path + "\n      objectAlias: x\n"}, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if s := c.size(); s < 20*len(path) {
 		t.Errorf("a class with a %d-byte path is estimated at %d bytes; its parsed tree holds more", len(path), s)
 	}
@@ -189,9 +192,10 @@ func TestConcurrentMountsOfANewClassShareOneParse(t *testing.T) {
 
 // TestTheCacheBoundsWorkInProgress: a parse, or an object's jmesPath
 // evaluation for a class the cache returned, waits while every slot is
-// taken.
+// taken. (provider's TestBuildFilesWaitsForAnEvaluationSlot checks that
+// BuildFiles takes one.)
 func TestTheCacheBoundsWorkInProgress(t *testing.T) {
-	cc := NewClassCache(4)
+	cc := NewCache(4)
 	cc.work = make(chan struct{}, 1)
 	params := map[string]string{"objects": "- {objectName: db, objectType: secretsmanager, jmesPath: [{path: username, objectAlias: u}]}\n"}
 	c, err := cc.Parse(params, 0o644)
@@ -207,8 +211,8 @@ func TestTheCacheBoundsWorkInProgress(t *testing.T) {
 			return err
 		}},
 		{"an evaluation waits for a slot", func() error {
-			_, err := BuildFiles(c, []Value{{Data: []byte(dbJSON), Version: "v"}}, driverLimit)
-			return err
+			c.EvaluationSlot()()
+			return nil
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

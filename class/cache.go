@@ -1,4 +1,4 @@
-package provider
+package class
 
 import (
 	"crypto/sha256"
@@ -10,12 +10,12 @@ import (
 )
 
 // classCacheBytes bounds the estimated bytes of the parsed classes and
-// failures a ClassCache keeps (docs/limits.md). A class is at most 64 KiB of
+// failures a Cache keeps (docs/limits.md). A class is at most 64 KiB of
 // objects text, but its parse can hold more (file names, compiled
 // expressions), and any tenant can make new classes.
 const classCacheBytes = 16 << 20
 
-// ClassCache remembers parsed classes. The same SecretProviderClass arrives
+// Cache remembers parsed classes. The same SecretProviderClass arrives
 // with every republish of every pod that mounts it, and parsing its objects
 // YAML is most of the CPU a warm Mount costs; a class is a pure function of
 // its parameters and the driver's default mode, so the parse is kept.
@@ -30,7 +30,7 @@ const classCacheBytes = 16 << 20
 // parse, and the cache bounds how many classes are parsed, and how many
 // objects' jmesPath entries of the classes it returns are evaluated, at
 // once: one per CPU, since both are CPU-bound work on tenant input.
-type ClassCache struct {
+type Cache struct {
 	mu       sync.Mutex
 	lru      *simplelru.LRU[[sha256.Size]byte, *classEntry]
 	bytes    int
@@ -48,17 +48,17 @@ type classEntry struct {
 	size  int
 }
 
-// NewClassCache keeps up to size parsed classes (least recently used go),
+// NewCache keeps up to size parsed classes (least recently used go),
 // and no more than classCacheBytes of them.
-func NewClassCache(size int) *ClassCache {
-	cc := &ClassCache{maxBytes: classCacheBytes, work: make(chan struct{}, runtime.GOMAXPROCS(0)), parse: parseClass}
+func NewCache(size int) *Cache {
+	cc := &Cache{maxBytes: classCacheBytes, work: make(chan struct{}, runtime.GOMAXPROCS(0)), parse: parseClass}
 	cc.lru, _ = simplelru.NewLRU(max(size, 1), func(_ [sha256.Size]byte, e *classEntry) { cc.bytes -= e.size })
 	return cc
 }
 
-// Parse is ParseClass, remembered. Every caller of one parse gets the same
+// Parse is Parse, remembered. Every caller of one parse gets the same
 // Class, which no one modifies.
-func (cc *ClassCache) Parse(params map[string]string, defaultMode int32) (*Class, error) {
+func (cc *Cache) Parse(params map[string]string, defaultMode int32) (*Class, error) {
 	v := readClassValues(params)
 	key := v.key(defaultMode)
 	cc.mu.Lock()
@@ -96,7 +96,7 @@ func acquire(slots chan struct{}) (release func()) {
 
 // add keeps e unless it alone is over the byte bound, then drops the least
 // recently used entries until the cache is within it again.
-func (cc *ClassCache) add(key [sha256.Size]byte, e *classEntry) {
+func (cc *Cache) add(key [sha256.Size]byte, e *classEntry) {
 	if e.size > cc.maxBytes {
 		return
 	}
@@ -134,8 +134,8 @@ func (c *Class) size() int {
 		for j := range o.JMESPath {
 			e := &o.JMESPath[j]
 			n += jmesFileBytes + len(e.Path) + len(e.FileName)
-			if e.expr != nil {
-				n += e.expr.Size()
+			if e.Expr != nil {
+				n += e.Expr.Size()
 			}
 		}
 		if f := o.Failover; f != nil {

@@ -1,0 +1,91 @@
+package class
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Parse turns the Mount attributes (the class's spec.parameters merged
+// with the driver's csi.storage.k8s.io/* keys) into a validated Class. It
+// does no I/O. defaultMode is the driver's `permission`, used for every file
+// whose filePermission is not set.
+//
+// The Class is never modified afterwards. What depends on the primary
+// region is checked by CheckRegion once the caller has resolved it (the
+// class's own region, else the daemon's or the node's): ARNs are checked
+// here only when the class names its region.
+//
+// Every error is a failure.InvalidArgument whose text names the parameter or
+// the object ("objects[2] \"db-creds\": ...") and says what to change.
+func Parse(params map[string]string, defaultMode int32) (*Class, error) {
+	v := readClassValues(params)
+	return parseClass(&v, defaultMode)
+}
+
+// parseClass is Parse over the parameters it reads; Cache calls
+// it with the values it hashed.
+func parseClass(params *classValues, defaultMode int32) (*Class, error) {
+	if defaultMode < 0 || defaultMode > 0o777 {
+		return nil, invalidArg("the driver's permission %d is not a file mode from 0 to 0777", defaultMode)
+	}
+	if err := params.checkLengths(); err != nil {
+		return nil, err
+	}
+	c := &Class{}
+
+	if r := params[pRegion]; r != "" {
+		if err := checkRegionName(paramRegion, r); err != nil {
+			return nil, err
+		}
+		c.Region = r
+	}
+	if r := params[pFailoverRegion]; r != "" {
+		if err := checkRegionName(paramFailoverRegion, r); err != nil {
+			return nil, err
+		}
+		if r == c.Region {
+			return nil, invalidArg("failoverRegion %q is the same as region; name a different region or remove failoverRegion", r)
+		}
+		c.FailoverRegion = r
+	}
+
+	t, err := parsePathTranslation(params[pPathTranslation])
+	if err != nil {
+		return nil, err
+	}
+	c.PathTranslation = t
+
+	if s := params[pUsePodIdentity]; s != "" {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return nil, invalidArg("usePodIdentity %q is not a boolean; use \"true\" (EKS Pod Identity) or \"false\" (IRSA, the default)", s)
+		}
+		c.UsePodIdentity = b
+	}
+
+	// The reference provider treats any value other than ipv4/ipv6 as auto;
+	// keep that, since classes with a typo there work today.
+	switch strings.ToLower(params[pPreferredAddressType]) {
+	case "ipv4":
+		c.PreferredAddressType = "ipv4"
+	case "ipv6":
+		c.PreferredAddressType = "ipv6"
+	default:
+		c.PreferredAddressType = "auto"
+	}
+
+	objs, err := parseObjects(params[pObjects], c, defaultMode)
+	if err != nil {
+		return nil, err
+	}
+	c.Objects = objs
+	if err := checkFileNames(c.Objects); err != nil {
+		return nil, err
+	}
+	if c.Region != "" {
+		if err := c.checkARNRegions(c.Region); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
