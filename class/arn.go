@@ -17,7 +17,7 @@ type parsedARN struct {
 
 // parseARN splits an "arn:partition:service:region:account:resource" name.
 // ok is false when name does not start with "arn:"; a name that does but is
-// not well formed is reported by checkObjectName.
+// not well formed is reported by serviceTable.fromARN.
 func parseARN(name string) (a parsedARN, ok bool) {
 	if !strings.HasPrefix(name, "arn:") {
 		return parsedARN{}, false
@@ -29,27 +29,23 @@ func parseARN(name string) (a parsedARN, ok bool) {
 	return parsedARN{partition: p[1], service: p[2], region: p[3], resource: p[5]}, true
 }
 
-// typeFromARN returns the object type an ARN names, or an error text saying
-// why the ARN is not one of ours.
-func typeFromARN(name string) (ObjectType, string) {
+// fromARN returns the service an ARN names, or an error text saying why
+// the ARN is not one of a service of t.
+func (t serviceTable) fromARN(name string) (Service, string) {
 	a, ok := parseARN(name)
 	if !ok {
-		return "", fmt.Sprintf("%q is not a valid ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE)", name)
+		return nil, fmt.Sprintf("%q is not a valid ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE)", name)
 	}
 	if !partitionRE.MatchString(a.partition) {
-		return "", fmt.Sprintf("ARN partition %q is not an AWS partition such as \"aws\", \"aws-cn\" or \"aws-us-gov\"", a.partition)
+		return nil, fmt.Sprintf("ARN partition %q is not an AWS partition such as \"aws\", \"aws-cn\" or \"aws-us-gov\"", a.partition)
 	}
-	switch a.service {
-	case "secretsmanager":
-		if !strings.HasPrefix(a.resource, "secret:") || len(a.resource) == len("secret:") {
-			return "", fmt.Sprintf("Secrets Manager ARN %q does not name a secret (its resource must be \"secret:NAME\")", name)
-		}
-		return SecretsManager, ""
-	case "ssm":
-		if !strings.HasPrefix(a.resource, "parameter/") || len(a.resource) == len("parameter/") {
-			return "", fmt.Sprintf("SSM ARN %q does not name a parameter (its resource must be \"parameter/NAME\")", name)
-		}
-		return ParameterStore, ""
+	s := t.byARN(a.service)
+	if s == nil {
+		return nil, fmt.Sprintf("ARN service %q %s", a.service, t.notAnARNService())
 	}
-	return "", fmt.Sprintf("ARN service %q is neither secretsmanager nor ssm", a.service)
+	f := s.ARN()
+	if !strings.HasPrefix(a.resource, f.Resource) || len(a.resource) == len(f.Resource) {
+		return nil, fmt.Sprintf("%s ARN %q does not name %s (its resource must be \"%sNAME\")", f.Title, name, f.Names, f.Resource)
+	}
+	return s, ""
 }

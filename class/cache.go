@@ -37,7 +37,7 @@ type Cache struct {
 	maxBytes int
 	flight   singleflight.Group
 	work     chan struct{}
-	// parse is parseClass; tests count its calls.
+	// parse is the parser's; tests count its calls.
 	parse func(*classValues, int32) (*Class, error)
 }
 
@@ -48,16 +48,21 @@ type classEntry struct {
 	size  int
 }
 
-// NewCache keeps up to size parsed classes (least recently used go),
-// and no more than classCacheBytes of them.
-func NewCache(size int) *Cache {
-	cc := &Cache{maxBytes: classCacheBytes, work: make(chan struct{}, runtime.GOMAXPROCS(0)), parse: parseClass}
+// NewCache keeps up to size classes parsed with catalog (least recently
+// used go), and no more than classCacheBytes of them. It fails when
+// catalog cannot be parsed with (see Parse).
+func NewCache(size int, catalog Catalog) (*Cache, error) {
+	p, err := newParser(catalog)
+	if err != nil {
+		return nil, err
+	}
+	cc := &Cache{maxBytes: classCacheBytes, work: make(chan struct{}, runtime.GOMAXPROCS(0)), parse: p.parse}
 	cc.lru, _ = simplelru.NewLRU(max(size, 1), func(_ [sha256.Size]byte, e *classEntry) { cc.bytes -= e.size })
-	return cc
+	return cc, nil
 }
 
-// Parse is Parse, remembered. Every caller of one parse gets the same
-// Class, which no one modifies.
+// Parse is the package's Parse with the cache's catalog, remembered. Every
+// caller of one parse gets the same Class, which no one modifies.
 func (cc *Cache) Parse(params map[string]string, defaultMode int32) (*Class, error) {
 	v := readClassValues(params)
 	key := v.key(defaultMode)

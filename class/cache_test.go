@@ -6,10 +6,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
 func TestCacheReturnsOneParseToEveryPod(t *testing.T) {
-	cc := NewCache(4)
+	cc := testCache(t, 4)
 	params := map[string]string{"objects": "- {objectName: db, objectType: secretsmanager}\n", "csi.storage.k8s.io/pod.name": "a"}
 	a, err := cc.Parse(params, 0o644)
 	if err != nil {
@@ -42,19 +44,42 @@ func TestCacheReturnsOneParseToEveryPod(t *testing.T) {
 	}
 }
 
+// testService stands for a service in the cache's tests, which parse but
+// never read (package class's parsing tests use the daemon's services): a
+// class of objectType secretsmanager parses, one of objectType vault fails.
+type testService struct{}
+
+func (testService) ObjectType() ObjectType { return "secretsmanager" }
+func (testService) ARN() ARNForm {
+	return ARNForm{Service: "secretsmanager", Resource: "secret:", Title: "Secrets Manager", Names: "a secret"}
+}
+func (testService) Versions() VersionRules { return VersionRules{} }
+func (testService) Noun() string           { return "Secrets Manager secret" }
+
+var testCatalog = Catalog{Services: []Service{testService{}}}
+
+func testCache(t *testing.T, size int) *Cache {
+	t.Helper()
+	cc, err := NewCache(size, testCatalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cc
+}
+
 // countingCache is a Cache whose parses are counted.
-func countingCache(size int) (*Cache, *int) {
-	cc := NewCache(size)
-	n := 0
+func countingCache(t *testing.T, size int) (*Cache, *int) {
+	cc := testCache(t, size)
+	parse, n := cc.parse, 0
 	cc.parse = func(v *classValues, mode int32) (*Class, error) {
 		n++
-		return parseClass(v, mode)
+		return parse(v, mode)
 	}
 	return cc, &n
 }
 
 func TestCacheRemembersFailures(t *testing.T) {
-	cc, parses := countingCache(4)
+	cc, parses := countingCache(t, 4)
 	broken := map[string]string{"objects": "- {objectName: db, objectType: vault}\n"}
 	_, first := cc.Parse(broken, 0o644)
 	_, second := cc.Parse(broken, 0o644)
@@ -105,7 +130,7 @@ func maps(m map[string]string, k, v string) map[string]string {
 }
 
 func TestCacheIsBoundedByBytes(t *testing.T) {
-	cc, parses := countingCache(512)
+	cc, parses := countingCache(t, 512)
 	cc.maxBytes = 64 << 10
 	class := func(i int) map[string]string {
 		return map[string]string{"objects": fmt.Sprintf("- {objectName: %s, objectType: secretsmanager, objectAlias: a}\n", strings.Repeat("n", 1000)+fmt.Sprint(i))}
@@ -139,7 +164,7 @@ func TestCacheIsBoundedByBytes(t *testing.T) {
 }
 
 func TestCacheDoesNotKeepAnEntryLargerThanItsBound(t *testing.T) {
-	cc, parses := countingCache(4)
+	cc, parses := countingCache(t, 4)
 	cc.maxBytes = 1 << 10
 	params := map[string]string{"objects": fmt.Sprintf("- {objectName: %s, objectType: secretsmanager, objectAlias: a}\n", strings.Repeat("n", 2000))}
 	for range 2 {
@@ -155,7 +180,7 @@ func TestCacheDoesNotKeepAnEntryLargerThanItsBound(t *testing.T) {
 func TestCacheSizeCountsCompiledExpressions(t *testing.T) {
 	t.Parallel()
 	path := strings.TrimSuffix(strings.Repeat("a || ", 200), " || ")
-	c, err := Parse(map[string]string{"objects": "- objectName: db\n  objectType: secretsmanager\n  jmesPath:\n    - path: " + path + "\n      objectAlias: x\n"}, 0o644)
+	c, err := Parse(map[string]string{"objects": "- objectName: db\n  objectType: secretsmanager\n  jmesPath:\n    - path: " + path + "\n      objectAlias: x\n"}, 0o644, testCatalog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +190,8 @@ func TestCacheSizeCountsCompiledExpressions(t *testing.T) {
 }
 
 func TestConcurrentMountsOfANewClassShareOneParse(t *testing.T) {
-	cc, _ := countingCache(4)
+	cc, _ := countingCache(t, 4)
+	parse := cc.parse
 	var mu sync.Mutex
 	parses := 0
 	cc.parse = func(v *classValues, mode int32) (*Class, error) {
@@ -173,7 +199,7 @@ func TestConcurrentMountsOfANewClassShareOneParse(t *testing.T) {
 		parses++
 		mu.Unlock()
 		time.Sleep(50 * time.Millisecond) // long enough for every Mount to arrive
-		return parseClass(v, mode)
+		return parse(v, mode)
 	}
 	params := map[string]string{"objects": "- {objectName: db, objectType: secretsmanager}\n"}
 	var wg sync.WaitGroup
@@ -195,7 +221,7 @@ func TestConcurrentMountsOfANewClassShareOneParse(t *testing.T) {
 // taken. (provider's TestBuildFilesWaitsForAnEvaluationSlot checks that
 // BuildFiles takes one.)
 func TestTheCacheBoundsWorkInProgress(t *testing.T) {
-	cc := NewCache(4)
+	cc := testCache(t, 4)
 	cc.work = make(chan struct{}, 1)
 	params := map[string]string{"objects": "- {objectName: db, objectType: secretsmanager, jmesPath: [{path: username, objectAlias: u}]}\n"}
 	c, err := cc.Parse(params, 0o644)
@@ -229,5 +255,20 @@ func TestTheCacheBoundsWorkInProgress(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+func TestACatalogThatCannotNameEachServiceIsRefused(t *testing.T) {
+	t.Parallel()
+	for name, catalog := range map[string]Catalog{
+		"no services":       {},
+		"one service twice": {Services: []Service{testService{}, testService{}}},
+	} {
+		if _, err := NewCache(4, catalog); err == nil || failure.KindOf(err) != failure.Internal {
+			t.Errorf("%s: NewCache = %v, want an Internal error", name, err)
+		}
+		if _, err := Parse(map[string]string{"objects": "- {objectName: db, objectType: secretsmanager}\n"}, 0o644, catalog); err == nil || failure.KindOf(err) != failure.Internal {
+			t.Errorf("%s: Parse = %v, want an Internal error", name, err)
+		}
 	}
 }

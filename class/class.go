@@ -13,15 +13,9 @@ import (
 	"github.com/csi-provider-aws/csi-provider-aws/jmes"
 )
 
-// ObjectType names the AWS service an object is read from.
+// ObjectType names the AWS service an object is read from: the objectType
+// of one of the Catalog's services.
 type ObjectType string
-
-const (
-	// SecretsManager objects are read with GetSecretValue / BatchGetSecretValue.
-	SecretsManager ObjectType = "secretsmanager"
-	// ParameterStore objects are read with SSM GetParameters.
-	ParameterStore ObjectType = "ssmparameter"
-)
 
 // Class is a validated SecretProviderClass: spec.parameters turned into a
 // plan that needs no further checks before I/O. Build one with Parse.

@@ -8,6 +8,7 @@ import (
 	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 	"github.com/csi-provider-aws/csi-provider-aws/jmes"
+	"github.com/csi-provider-aws/csi-provider-aws/provider"
 )
 
 // checkAcceptedPath is the fuzz targets' oracle for a file path, written
@@ -73,7 +74,7 @@ func FuzzParseClass(f *testing.F) {
 				"objects":         objects,
 				"pathTranslation": translation,
 				"failoverRegion":  "us-west-2",
-			}, 0o644)
+			}, 0o644, catalog)
 		})
 		if err != nil {
 			if k := failure.KindOf(err); k != failure.InvalidArgument {
@@ -114,7 +115,7 @@ func FuzzParseClass(f *testing.F) {
 			}
 		}
 		for _, o := range c.Objects {
-			if o.Name == "" || (o.Type != class.SecretsManager && o.Type != class.ParameterStore) {
+			if o.Name == "" || (o.Type != provider.SecretsManager && o.Type != provider.ParameterStore) {
 				t.Fatalf("accepted object %+v", o)
 			}
 			claim(o.FileName, o.Mode)

@@ -58,6 +58,8 @@ type parseState struct {
 	// exprs keeps each distinct path compiled once: aliases can repeat a
 	// path many times at the cost of a few bytes.
 	exprs map[string]*jmes.Expr
+	// services are the catalog's, which objects name.
+	services serviceTable
 }
 
 // checkField refuses a field longer than fieldLimits allows; the message

@@ -146,7 +146,7 @@ func TestTheLargestAllowedClassCostsLittle(t *testing.T) {
 		{"a 64 KiB flow list of short scalars", "- {objectName: db, objectType: secretsmanager, k: [" + strings.Repeat("a,", 32<<10-40) + "a]}", 32 << 20},
 	} {
 		var err error
-		n := allocated(func() { _, err = class.Parse(mountAttrs(tc.objects), driverMode) })
+		n := allocated(func() { _, err = class.Parse(mountAttrs(tc.objects), driverMode, catalog) })
 		if len(tc.objects) > class.MaxObjectsBytes {
 			t.Fatalf("%s: the test class is %d bytes, over the limit", tc.name, len(tc.objects))
 		}

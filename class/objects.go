@@ -2,7 +2,6 @@ package class
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -28,7 +27,7 @@ const (
 	keyPath               = "path"
 )
 
-func parseObjects(src string, c *Class, defaultMode int32) ([]Object, error) {
+func parseObjects(src string, c *Class, defaultMode int32, services serviceTable) ([]Object, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
 		return nil, invalidArg("objects is not valid YAML (%s); it must be a YAML list such as \"- {objectName: my-secret, objectType: secretsmanager}\"", err)
@@ -53,7 +52,7 @@ func parseObjects(src string, c *Class, defaultMode int32) ([]Object, error) {
 	if err := checkObjectCount(len(root.Content)); err != nil {
 		return nil, err
 	}
-	st := &parseState{files: len(root.Content), exprs: map[string]*jmes.Expr{}}
+	st := &parseState{files: len(root.Content), exprs: map[string]*jmes.Expr{}, services: services}
 	objs := make([]Object, 0, len(root.Content))
 	for i, item := range root.Content {
 		o, err := parseObject(i, deref(item), c, defaultMode, st)
@@ -72,55 +71,17 @@ func noObjects() error {
 }
 
 func parseObject(i int, n *yaml.Node, c *Class, defaultMode int32, st *parseState) (Object, error) {
-	o := Object{Index: i}
-	if n == nil || isNull(n) {
-		return o, invalidArg("objects[%d] is empty; remove it or give it an objectName", i)
-	}
-	if n.Kind != yaml.MappingNode {
-		return o, invalidArg("objects[%d] must be a mapping with at least objectName, not %s", i, describeNode(n))
-	}
-	f, err := fields(n, st)
+	o, typ, f, err := readObject(i, n, st)
 	if err != nil {
-		return o, invalidArg("objects[%d]: %s", i, err)
-	}
-	if len(f) == 0 {
-		return o, invalidArg("objects[%d] is empty; remove it or give it an objectName", i)
-	}
-	str := func(key, field string) (string, error) {
-		s, err := stringField(f[key])
-		if err != nil {
-			return "", invalidArg("%s: %s %s", objectLabel(i, o.Name), field, err)
-		}
-		if key == keyObjectName {
-			return s, checkField(fmt.Sprintf("objects[%d]", i), field, key, s)
-		}
-		return s, checkField(objectLabel(i, o.Name), field, key, s)
-	}
-	if o.Name, err = str(keyObjectName, "objectName"); err != nil {
-		return o, err
-	}
-	if o.Name == "" {
-		return o, invalidArg("objects[%d] has no objectName; set it to the secret or parameter name or ARN", i)
-	}
-	var typ string
-	if typ, err = str(keyObjectType, "objectType"); err != nil {
-		return o, err
-	}
-	if o.Alias, err = str(keyObjectAlias, "objectAlias"); err != nil {
-		return o, err
-	}
-	if o.Version, err = str(keyObjectVersion, "objectVersion"); err != nil {
-		return o, err
-	}
-	if o.VersionLabel, err = str(keyObjectVersionLabel, "objectVersionLabel"); err != nil {
 		return o, err
 	}
 	label := o.Label()
-
-	if o.Type, err = objectType(label, o.Name, typ); err != nil {
+	svc, err := st.services.objectService(label, o.Name, typ)
+	if err != nil {
 		return o, err
 	}
-	if err := checkVersions(label, "", o.Type, o.Version, o.VersionLabel); err != nil {
+	o.Type = svc.ObjectType()
+	if err := checkVersions(label, "", svc, o.Version, o.VersionLabel); err != nil {
 		return o, err
 	}
 
@@ -139,53 +100,80 @@ func parseObject(i int, n *yaml.Node, c *Class, defaultMode int32, st *parseStat
 	if o.JMESPath, err = parseJMESPath(label, f[keyJMESPath], c.PathTranslation, o.Mode, st); err != nil {
 		return o, err
 	}
-	if o.Failover, err = parseFailover(label, f[keyFailoverObject], &o, c, st); err != nil {
+	if o.Failover, err = parseFailover(label, f[keyFailoverObject], &o, svc, c, st); err != nil {
 		return o, err
 	}
 	return o, nil
 }
 
-// objectType decides the object's service from objectType and the ARN.
-func objectType(label, name, typ string) (ObjectType, error) {
-	var given ObjectType
-	switch {
-	case typ == "":
-	case strings.EqualFold(typ, string(SecretsManager)):
-		given = SecretsManager
-	case strings.EqualFold(typ, string(ParameterStore)):
-		given = ParameterStore
-	default:
-		return "", invalidArg("%s: objectType %q is unknown; use secretsmanager or ssmparameter", label, typ)
+// readObject reads entry i's string fields into an Object (its Type, as
+// written, is typ) and returns its fields for the rest.
+func readObject(i int, n *yaml.Node, st *parseState) (o Object, typ string, f map[string]*yaml.Node, err error) {
+	o = Object{Index: i}
+	if n == nil || isNull(n) {
+		return o, "", nil, invalidArg("objects[%d] is empty; remove it or give it an objectName", i)
+	}
+	if n.Kind != yaml.MappingNode {
+		return o, "", nil, invalidArg("objects[%d] must be a mapping with at least objectName, not %s", i, describeNode(n))
+	}
+	if f, err = fields(n, st); err != nil {
+		return o, "", nil, invalidArg("objects[%d]: %s", i, err)
+	}
+	if len(f) == 0 {
+		return o, "", nil, invalidArg("objects[%d] is empty; remove it or give it an objectName", i)
+	}
+	str := func(key, field string) (string, error) {
+		s, err := stringField(f[key])
+		if err != nil {
+			return "", invalidArg("%s: %s %s", objectLabel(i, o.Name), field, err)
+		}
+		if key == keyObjectName {
+			return s, checkField(fmt.Sprintf("objects[%d]", i), field, key, s)
+		}
+		return s, checkField(objectLabel(i, o.Name), field, key, s)
+	}
+	if o.Name, err = str(keyObjectName, "objectName"); err != nil {
+		return o, "", nil, err
+	}
+	if o.Name == "" {
+		return o, "", nil, invalidArg("objects[%d] has no objectName; set it to the secret or parameter name or ARN", i)
+	}
+	for _, x := range []struct {
+		key, field string
+		dst        *string
+	}{
+		{keyObjectType, "objectType", &typ},
+		{keyObjectAlias, "objectAlias", &o.Alias},
+		{keyObjectVersion, "objectVersion", &o.Version},
+		{keyObjectVersionLabel, "objectVersionLabel", &o.VersionLabel},
+	} {
+		if *x.dst, err = str(x.key, x.field); err != nil {
+			return o, "", nil, err
+		}
+	}
+	return o, typ, f, nil
+}
+
+// objectService decides the object's service from objectType and the ARN.
+func (t serviceTable) objectService(label, name, typ string) (Service, error) {
+	var given Service
+	if typ != "" {
+		if given = t.byType(typ); given == nil {
+			return nil, invalidArg("%s: objectType %q is unknown; use %s", label, typ, t.types())
+		}
 	}
 	if !strings.HasPrefix(name, "arn:") {
-		if given == "" {
-			return "", invalidArg("%s: objectType is missing; set it to secretsmanager or ssmparameter (it may be left out only when objectName is an ARN)", label)
+		if given == nil {
+			return nil, invalidArg("%s: objectType is missing; set it to %s (it may be left out only when objectName is an ARN)", label, t.types())
 		}
 		return given, nil
 	}
-	fromARN, why := typeFromARN(name)
+	fromARN, why := t.fromARN(name)
 	if why != "" {
-		return "", invalidArg("%s: objectName %s", label, why)
+		return nil, invalidArg("%s: objectName %s", label, why)
 	}
-	if given != "" && given != fromARN {
-		return "", invalidArg("%s: objectType %q does not match the ARN, which names a %s object; fix objectType or the ARN", label, typ, fromARN)
+	if given != nil && given != fromARN {
+		return nil, invalidArg("%s: objectType %q does not match the ARN, which names a %s object; fix objectType or the ARN", label, typ, fromARN.ObjectType())
 	}
 	return fromARN, nil
-}
-
-// checkVersions applies the per-service version rules. prefix is "" for the
-// object itself and "failoverObject " for its failover object.
-func checkVersions(label, prefix string, t ObjectType, version, versionLabel string) error {
-	if t != ParameterStore {
-		return nil
-	}
-	if version != "" && versionLabel != "" {
-		return invalidArg("%s: %sobjectVersion and %sobjectVersionLabel are both set, but SSM parameters take one or the other; remove one", label, prefix, prefix)
-	}
-	if version != "" {
-		if _, err := strconv.ParseUint(version, 10, 63); err != nil {
-			return invalidArg("%s: %sobjectVersion %q is not an SSM parameter version number such as \"3\"", label, prefix, version)
-		}
-	}
-	return nil
 }

@@ -15,16 +15,36 @@ import (
 // class's own region, else the daemon's or the node's): ARNs are checked
 // here only when the class names its region.
 //
+// catalog names the services objects may be read from (see Catalog).
+//
 // Every error is a failure.InvalidArgument whose text names the parameter or
-// the object ("objects[2] \"db-creds\": ...") and says what to change.
-func Parse(params map[string]string, defaultMode int32) (*Class, error) {
+// the object ("objects[2] \"db-creds\": ...") and says what to change; a
+// catalog that cannot be parsed with is a failure.Internal.
+func Parse(params map[string]string, defaultMode int32, catalog Catalog) (*Class, error) {
+	p, err := newParser(catalog)
+	if err != nil {
+		return nil, err
+	}
 	v := readClassValues(params)
-	return parseClass(&v, defaultMode)
+	return p.parse(&v, defaultMode)
 }
 
-// parseClass is Parse over the parameters it reads; Cache calls
-// it with the values it hashed.
-func parseClass(params *classValues, defaultMode int32) (*Class, error) {
+// parser parses classes with the services of one Catalog.
+type parser struct {
+	services serviceTable
+}
+
+func newParser(catalog Catalog) (*parser, error) {
+	services, err := newServiceTable(catalog.Services)
+	if err != nil {
+		return nil, err
+	}
+	return &parser{services: services}, nil
+}
+
+// parse is Parse over the parameters it reads; Cache calls it with the
+// values it hashed.
+func (p *parser) parse(params *classValues, defaultMode int32) (*Class, error) {
 	if defaultMode < 0 || defaultMode > 0o777 {
 		return nil, invalidArg("the driver's permission %d is not a file mode from 0 to 0777", defaultMode)
 	}
@@ -74,7 +94,7 @@ func parseClass(params *classValues, defaultMode int32) (*Class, error) {
 		c.PreferredAddressType = "auto"
 	}
 
-	objs, err := parseObjects(params[pObjects], c, defaultMode)
+	objs, err := parseObjects(params[pObjects], c, defaultMode, p.services)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/provider"
 )
 
 const (
@@ -37,12 +38,15 @@ func mountAttrs(objects string, kv ...string) map[string]string {
 	return p
 }
 
+// catalog is the daemon's: provider's services.
+var catalog = class.Catalog{Services: provider.Services()}
+
 // oneSecret is a class with a single well-formed Secrets Manager object "db".
 var oneSecret = yamlLines("- objectName: db", "  objectType: secretsmanager")
 
 func mustParse(t *testing.T, p map[string]string) *class.Class {
 	t.Helper()
-	c, err := class.Parse(p, driverMode)
+	c, err := class.Parse(p, driverMode, catalog)
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
@@ -88,7 +92,7 @@ func TestParseClassAcceptsEveryField(t *testing.T) {
 		PreferredAddressType: "ipv6",
 		Objects: []class.Object{
 			{
-				Index: 0, Name: smARN, Type: class.SecretsManager, Alias: "db-creds",
+				Index: 0, Name: smARN, Type: provider.SecretsManager, Alias: "db-creds",
 				Version: "v1", VersionLabel: "AWSCURRENT", Mode: 0o640, FileName: "db-creds",
 				JMESPath: []class.JMESPathFile{
 					{Path: "username", FileName: "db-user", Mode: 0o640},
@@ -100,8 +104,8 @@ func TestParseClassAcceptsEveryField(t *testing.T) {
 					VersionLabel: "AWSCURRENT",
 				},
 			},
-			{Index: 1, Name: "/app/config", Type: class.ParameterStore, Version: "7", Mode: 0o644, FileName: "-app-config"},
-			{Index: 2, Name: "app-flag", Type: class.ParameterStore, VersionLabel: "prod", Mode: 0o644, FileName: "app-flag"},
+			{Index: 1, Name: "/app/config", Type: provider.ParameterStore, Version: "7", Mode: 0o644, FileName: "-app-config"},
+			{Index: 2, Name: "app-flag", Type: provider.ParameterStore, VersionLabel: "prod", Mode: 0o644, FileName: "app-flag"},
 		},
 	}
 	for _, o := range c.Objects {
@@ -126,7 +130,7 @@ func TestParseClassDefaults(t *testing.T) {
 	want := &class.Class{
 		PathTranslation:      "_",
 		PreferredAddressType: "auto",
-		Objects:              []class.Object{{Index: 0, Name: "db", Type: class.SecretsManager, Mode: 0o644, FileName: "db"}},
+		Objects:              []class.Object{{Index: 0, Name: "db", Type: provider.SecretsManager, Mode: 0o644, FileName: "db"}},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Parse =\n%+v\nwant\n%+v", c, want)
@@ -186,14 +190,14 @@ func TestParseClassInfersTypeFromARNsInEveryPartition(t *testing.T) {
 		arn, region string
 		want        class.ObjectType
 	}{
-		{"arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf", "us-east-1", class.SecretsManager},
-		{"arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:db-AbCdEf", "cn-north-1", class.SecretsManager},
-		{"arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:db-AbCdEf", "us-gov-west-1", class.SecretsManager},
-		{"arn:aws-iso:secretsmanager:us-iso-east-1:123456789012:secret:db-AbCdEf", "us-iso-east-1", class.SecretsManager},
-		{"arn:aws-iso-b:secretsmanager:us-isob-east-1:123456789012:secret:db-AbCdEf", "us-isob-east-1", class.SecretsManager},
-		{"arn:aws-iso-e:ssm:eu-isoe-west-1:123456789012:parameter/app/db", "eu-isoe-west-1", class.ParameterStore},
-		{"arn:aws:ssm:us-east-1:123456789012:parameter/app/db", "us-east-1", class.ParameterStore},
-		{"arn:aws-cn:ssm:cn-northwest-1:123456789012:parameter/flag", "cn-northwest-1", class.ParameterStore},
+		{"arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf", "us-east-1", provider.SecretsManager},
+		{"arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:db-AbCdEf", "cn-north-1", provider.SecretsManager},
+		{"arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:db-AbCdEf", "us-gov-west-1", provider.SecretsManager},
+		{"arn:aws-iso:secretsmanager:us-iso-east-1:123456789012:secret:db-AbCdEf", "us-iso-east-1", provider.SecretsManager},
+		{"arn:aws-iso-b:secretsmanager:us-isob-east-1:123456789012:secret:db-AbCdEf", "us-isob-east-1", provider.SecretsManager},
+		{"arn:aws-iso-e:ssm:eu-isoe-west-1:123456789012:parameter/app/db", "eu-isoe-west-1", provider.ParameterStore},
+		{"arn:aws:ssm:us-east-1:123456789012:parameter/app/db", "us-east-1", provider.ParameterStore},
+		{"arn:aws-cn:ssm:cn-northwest-1:123456789012:parameter/flag", "cn-northwest-1", provider.ParameterStore},
 	} {
 		t.Run("an ARN in "+tc.region+" reads as "+string(tc.want), func(t *testing.T) {
 			t.Parallel()
@@ -209,7 +213,7 @@ func TestParseClassInfersTypeFromARNsInEveryPartition(t *testing.T) {
 	t.Run("an objectType that agrees with the ARN is accepted", func(t *testing.T) {
 		t.Parallel()
 		c := mustParse(t, mountAttrs(yamlLines("- objectName: "+ssmARN, "  objectType: ssmparameter")))
-		if c.Objects[0].Type != class.ParameterStore {
+		if c.Objects[0].Type != provider.ParameterStore {
 			t.Errorf("Type = %q", c.Objects[0].Type)
 		}
 	})
@@ -225,7 +229,7 @@ func TestParseClassModes(t *testing.T) {
 		"    - path: y", "      objectAlias: b-y", "      filePermission: \"0444\"",
 		"- objectName: c", "  objectType: secretsmanager", "  filePermission: '0000'",
 	)
-	c, err := class.Parse(mountAttrs(objects), 0o440)
+	c, err := class.Parse(mountAttrs(objects), 0o440, catalog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +280,7 @@ func TestParseClassIsLenientWhereTheReferenceIs(t *testing.T) {
 	}{
 		{"keys match without regard to case, as encoding/json does", mountAttrs(yamlLines("- ObjectName: db", "  objecttype: secretsmanager", "  OBJECTALIAS: x")),
 			func(t *testing.T, c *class.Class) {
-				if o := c.Objects[0]; o.Name != "db" || o.Type != class.SecretsManager || o.FileName != "x" {
+				if o := c.Objects[0]; o.Name != "db" || o.Type != provider.SecretsManager || o.FileName != "x" {
 					t.Errorf("object = %+v", o)
 				}
 			}},
@@ -294,7 +298,7 @@ func TestParseClassIsLenientWhereTheReferenceIs(t *testing.T) {
 			}},
 		{"the objectType may be written in any case", mountAttrs(yamlLines("- objectName: db", "  objectType: SecretsManager")),
 			func(t *testing.T, c *class.Class) {
-				if c.Objects[0].Type != class.SecretsManager {
+				if c.Objects[0].Type != provider.SecretsManager {
 					t.Errorf("Type = %q", c.Objects[0].Type)
 				}
 			}},
@@ -308,7 +312,7 @@ func TestParseClassIsLenientWhereTheReferenceIs(t *testing.T) {
 			"- &base", "  objectType: secretsmanager", "  objectName: a", "  filePermission: \"0600\"",
 			"- <<: *base", "  objectName: b")),
 			func(t *testing.T, c *class.Class) {
-				if o := c.Objects[1]; o.Name != "b" || o.Type != class.SecretsManager || o.Mode != 0o600 {
+				if o := c.Objects[1]; o.Name != "b" || o.Type != provider.SecretsManager || o.Mode != 0o600 {
 					t.Errorf("object = %+v", o)
 				}
 			}},
@@ -680,7 +684,7 @@ func parseBadCases() []badCase {
 func TestParseClassRefusesABadDriverPermission(t *testing.T) {
 	t.Parallel()
 	for _, mode := range []int32{-1, 0o1000, 0o4755} {
-		_, err := class.Parse(mountAttrs(oneSecret), mode)
+		_, err := class.Parse(mountAttrs(oneSecret), mode, catalog)
 		if err == nil || !strings.Contains(err.Error(), "the driver's permission") || failure.KindOf(err) != failure.InvalidArgument {
 			t.Errorf("Parse(permission %#o) = %v, want an InvalidArgument naming the driver's permission", mode, err)
 		}
@@ -742,7 +746,7 @@ func runBadCases(t *testing.T, cases []badCase) {
 }
 
 func runBadCase(t *testing.T, tc badCase) error {
-	c, err := class.Parse(tc.params, driverMode)
+	c, err := class.Parse(tc.params, driverMode, catalog)
 	if tc.region == "" {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 
 	spclass "github.com/csi-provider-aws/csi-provider-aws/class"
+	"github.com/csi-provider-aws/csi-provider-aws/provider"
 )
 
 // driverPermission is the file mode the driver sends when a volume sets
@@ -124,7 +125,7 @@ func TestEveryExampleClassParsesAndMountsTheFilesItDocuments(t *testing.T) {
 				t.Errorf("apiVersion %q provider %q, want secrets-store.csi.x-k8s.io/v1 and aws", c.APIVersion, c.Spec.Provider)
 			}
 			params := parameters(t, &c.Spec.Parameters)
-			parsed, err := spclass.Parse(params, driverPermission)
+			parsed, err := spclass.Parse(params, driverPermission, spclass.Catalog{Services: provider.Services()})
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}

@@ -21,11 +21,10 @@ import (
 // credentials of one identity, through an identity-scoped value cache. It
 // knows nothing of files or pods.
 type Fetcher struct {
-	secrets    func(region string) SecretsManagerAPI
-	parameters func(region string) ParameterStoreAPI
-	opts       FetcherOptions
-	cache      *valueCache
-	flight     singleflight.Group
+	clients *Clients
+	opts    FetcherOptions
+	cache   *valueCache
+	flight  singleflight.Group
 	// noBatch remembers, per scope and region, that the role may not call
 	// BatchGetSecretValue, so the denied call is not repeated every Mount.
 	noBatch *expiringSet
@@ -81,10 +80,6 @@ type FetchObserver interface {
 
 // NewFetcher returns a Fetcher over the long-lived clients in c.
 func NewFetcher(c *Clients, opts FetcherOptions) *Fetcher {
-	return newFetcher(c.SecretsManager, c.ParameterStore, opts)
-}
-
-func newFetcher(sm func(string) SecretsManagerAPI, ps func(string) ParameterStoreAPI, opts FetcherOptions) *Fetcher {
 	if opts.MaxEntries <= 0 {
 		opts.MaxEntries = 10000
 	}
@@ -110,7 +105,7 @@ func newFetcher(sm func(string) SecretsManagerAPI, ps func(string) ParameterStor
 		}
 	}
 	return &Fetcher{
-		secrets: sm, parameters: ps, opts: opts,
+		clients: c, opts: opts,
 		cache:           newValueCache(opts.CacheTTL, opts.StaleMax, opts.MaxEntries, opts.MaxBytes, opts.Clock),
 		noBatch:         newExpiringSet(4096, opts.Clock),
 		failoverChecked: newExpiringSet(4096, opts.Clock),
@@ -148,7 +143,7 @@ type FetchRequest struct {
 // region.
 type objectRead struct {
 	index        int // position in Class.Objects
-	typ          class.ObjectType
+	svc          *service
 	name         string
 	version      string
 	versionLabel string
@@ -169,20 +164,23 @@ func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) ([]Value, error) 
 	values := make([]Value, len(c.Objects))
 	rctx, cancel := f.readContext(ctx)
 	defer cancel()
-	primary := primaryReads(c)
-	errs := f.read(rctx, req, req.Region, primary, values)
+	p, err := planReads(c)
+	if err != nil {
+		return nil, err
+	}
+	errs := f.read(rctx, req, req.Region, p.primary, values)
 
 	var retry []objectRead
 	for i, err := range errs {
 		if err != nil && c.FailoverRegion != "" && !failure.IsClientFault(err) {
-			retry = append(retry, failoverReads(c)[i])
+			retry = append(retry, p.failover[i])
 		}
 	}
 	var failoverErrs []error
 	if len(retry) > 0 {
 		failoverErrs = f.read(rctx, req, c.FailoverRegion, retry, values)
 	} else if c.FailoverRegion != "" {
-		f.checkFailover(req)
+		f.checkFailover(req, p.failover)
 	}
 
 	var out []error
@@ -195,10 +193,10 @@ func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) ([]Value, error) 
 		if ferr == nil && c.FailoverRegion != "" && !failure.IsClientFault(err) {
 			continue // covered by the failover region
 		}
-		if f.serveStale(req, i, err, ferr, values) {
+		if f.serveStale(req, p, i, err, ferr, values) {
 			continue
 		}
-		out = append(out, objectError(o, req.Region, err, c.FailoverRegion, ferr))
+		out = append(out, objectError(o, p.primary[i].svc, req.Region, err, c.FailoverRegion, ferr))
 	}
 	if len(out) > 0 {
 		return nil, joinFailures(out)
@@ -230,34 +228,38 @@ func errorFor(errs []error, retried []objectRead, index int) error {
 	return nil
 }
 
-// primaryReads returns what the primary region is asked for each object.
-func primaryReads(c *class.Class) []objectRead {
-	out := make([]objectRead, len(c.Objects))
-	for i, o := range c.Objects {
-		out[i] = objectRead{index: i, typ: o.Type, name: o.Name, version: o.Version, versionLabel: o.VersionLabel}
-	}
-	return out
+// plan is what a Fetch asks for each object of the class, by position: of
+// the primary region, and of the failover region (its failoverObject where
+// it has one, else the same object).
+type plan struct {
+	primary, failover []objectRead
 }
 
-// failoverReads returns what the failover region is asked for each object:
-// its failoverObject where it has one, else the same object.
-func failoverReads(c *class.Class) []objectRead {
-	out := primaryReads(c)
-	for i, o := range c.Objects {
-		if o.Failover != nil {
-			out[i].name, out[i].version, out[i].versionLabel = o.Failover.Name, o.Failover.Version, o.Failover.VersionLabel
+// planReads finds the service of every object; one without a row in the
+// services table fails the whole Fetch (an Internal error).
+func planReads(c *class.Class) (plan, error) {
+	p := plan{primary: make([]objectRead, len(c.Objects)), failover: make([]objectRead, len(c.Objects))}
+	for i := range c.Objects {
+		o := &c.Objects[i]
+		svc, err := serviceOf(o)
+		if err != nil {
+			return plan{}, err
+		}
+		p.primary[i] = objectRead{index: i, svc: svc, name: o.Name, version: o.Version, versionLabel: o.VersionLabel}
+		p.failover[i] = p.primary[i]
+		if fo := o.Failover; fo != nil {
+			p.failover[i].name, p.failover[i].version, p.failover[i].versionLabel = fo.Name, fo.Version, fo.VersionLabel
 		}
 	}
-	return out
+	return p, nil
 }
 
 // checkFailover reads the class's failover objects in the background, at
 // most once per FailoverCheckEvery per identity and class, and reports any
 // that the failover region would refuse: a misconfigured failover object is
 // found while the primary still answers, without doubling steady-state calls.
-func (f *Fetcher) checkFailover(req FetchRequest) {
+func (f *Fetcher) checkFailover(req FetchRequest, reads []objectRead) {
 	c := req.Class
-	reads := failoverReads(c)
 	var sig strings.Builder
 	sig.WriteString(req.Scope + "\x00" + c.FailoverRegion)
 	for _, l := range reads {
@@ -277,17 +279,17 @@ func (f *Fetcher) checkFailover(req FetchRequest) {
 			if err != nil && failure.IsClientFault(err) {
 				o := c.Objects[i]
 				f.opts.OnFailoverProblem(failure.Wrap(failure.KindOf(err), err, "objects[%d] %s %q in failover region %s",
-					o.Index, serviceNoun(o.Type), reads[i].name, c.FailoverRegion))
+					o.Index, reads[i].svc.noun, reads[i].name, c.FailoverRegion))
 			}
 		}
 	}()
 }
 
 // objectError builds the message a user reads in `kubectl describe pod`.
-func objectError(o class.Object, region string, err error, failoverRegion string, ferr error) error {
-	what := fmt.Sprintf("objects[%d] %s %q", o.Index, serviceNoun(o.Type), o.Name)
+func objectError(o class.Object, svc *service, region string, err error, failoverRegion string, ferr error) error {
+	what := fmt.Sprintf("objects[%d] %s %q", o.Index, svc.noun, o.Name)
 	kind := failure.KindOf(err)
-	msg := fmt.Sprintf("%s in %s: %s%s", what, region, failure.Describe(err), hint(kind, o.Type))
+	msg := fmt.Sprintf("%s in %s: %s%s", what, region, failure.Describe(err), svc.hint(kind))
 	if ferr != nil {
 		name := o.Name
 		if o.Failover != nil {
@@ -299,27 +301,6 @@ func objectError(o class.Object, region string, err error, failoverRegion string
 		}
 	}
 	return &failure.Error{Kind: kind, Msg: msg, Causes: []error{err, ferr}}
-}
-
-func serviceNoun(t class.ObjectType) string {
-	if t == class.ParameterStore {
-		return "SSM parameter"
-	}
-	return "Secrets Manager secret"
-}
-
-// hint says what to do about the most common failures.
-func hint(k failure.Kind, t class.ObjectType) string {
-	switch k {
-	case failure.PermissionDenied:
-		if t == class.ParameterStore {
-			return " (allow ssm:GetParameters, and kms:Decrypt for SecureString, in the role's policy)"
-		}
-		return " (allow secretsmanager:GetSecretValue, and kms:Decrypt for a customer-managed key, in the role's policy)"
-	case failure.NotFound:
-		return " (check objectName, objectVersion and objectVersionLabel, and the region)"
-	}
-	return ""
 }
 
 // joinFailures combines per-object failures into one classified error whose

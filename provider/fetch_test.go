@@ -78,7 +78,7 @@ func (e *fetchEnv) secrets(region string, n int) regional {
 	for i := range n {
 		name := fmt.Sprintf("s%02d", i)
 		e.aws.PutSecretString(region, name, "v1-"+name)
-		c.Objects = append(c.Objects, class.Object{Index: i, Name: name, Type: class.SecretsManager, FileName: name, Mode: 0o644})
+		c.Objects = append(c.Objects, class.Object{Index: i, Name: name, Type: SecretsManager, FileName: name, Mode: 0o644})
 	}
 	return c
 }
@@ -181,8 +181,8 @@ func TestPinnedVersionsAreConfirmedEveryTTLNotServedForever(t *testing.T) {
 	e.aws.PutParameter("us-west-2", "/p", "String", "p1")
 	e.aws.PutParameter("us-west-2", "/p", "String", "p2")
 	c := regional{region: "us-west-2", Class: &class.Class{Objects: []class.Object{
-		{Index: 0, Name: "db", Type: class.SecretsManager, Version: v1},
-		{Index: 1, Name: "/p", Type: class.ParameterStore, Version: "1"},
+		{Index: 0, Name: "db", Type: SecretsManager, Version: v1},
+		{Index: 1, Name: "/p", Type: ParameterStore, Version: "1"},
 	}}}
 	v := e.mustFetch("scope", c)
 	if string(v[0].Data) != "one" || string(v[1].Data) != "p1" || v[1].Version != "1" {
@@ -234,7 +234,7 @@ func TestPinnedVersionsAreConfirmedEveryTTLNotServedForever(t *testing.T) {
 func TestAPinnedVersionAllowedWhenTheCurrentOneIsDeniedIsStillServed(t *testing.T) {
 	e := newFetchEnv(t, FetcherOptions{CacheTTL: time.Minute})
 	_, v1 := e.aws.PutSecretString("us-west-2", "db", "one")
-	c := regional{region: "us-west-2", Class: &class.Class{Objects: []class.Object{{Index: 0, Name: "db", Type: class.SecretsManager, Version: v1}}}}
+	c := regional{region: "us-west-2", Class: &class.Class{Objects: []class.Object{{Index: 0, Name: "db", Type: SecretsManager, Version: v1}}}}
 	e.mustFetch("scope", c)
 	e.aws.DenyAction(testRole, "secretsmanager:BatchGetSecretValue")
 	e.clock.advance(2 * time.Minute)
@@ -257,8 +257,8 @@ func TestLabelsAreReadAgainAfterTheTTL(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := regional{region: "us-west-2", Class: &class.Class{Objects: []class.Object{
-		{Index: 0, Name: "db", Type: class.SecretsManager, VersionLabel: "AWSPREVIOUS"},
-		{Index: 1, Name: "/p", Type: class.ParameterStore, VersionLabel: "stable"},
+		{Index: 0, Name: "db", Type: SecretsManager, VersionLabel: "AWSPREVIOUS"},
+		{Index: 1, Name: "/p", Type: ParameterStore, VersionLabel: "stable"},
 	}}}
 	v := e.mustFetch("scope", c)
 	if string(v[0].Data) != "one" || string(v[1].Data) != "p1" {
@@ -442,7 +442,7 @@ func TestParametersAreBatchedByTenAndCached(t *testing.T) {
 	for i := range 12 {
 		name := fmt.Sprintf("/app/p%02d", i)
 		e.aws.PutParameter("us-west-2", name, "SecureString", "value-"+name)
-		c.Objects = append(c.Objects, class.Object{Index: i, Name: name, Type: class.ParameterStore})
+		c.Objects = append(c.Objects, class.Object{Index: i, Name: name, Type: ParameterStore})
 	}
 	v := e.mustFetch("scope", c)
 	if string(v[11].Data) != "value-/app/p11" || v[11].Version != "1" {
@@ -461,7 +461,7 @@ func TestFailoverObjectsAreCheckedInTheBackgroundOncePerInterval(t *testing.T) {
 		OnFailoverProblem: func(err error) { mu.Lock(); problems = append(problems, err); mu.Unlock() }})
 	e.aws.PutSecretString("us-east-1", "db", "east")
 	c := regional{region: "us-east-1", Class: &class.Class{FailoverRegion: "us-west-2", Objects: []class.Object{
-		{Index: 0, Name: "db", Type: class.SecretsManager, Alias: "db", Failover: &class.FailoverObject{Name: "db-replica"}},
+		{Index: 0, Name: "db", Type: SecretsManager, Alias: "db", Failover: &class.FailoverObject{Name: "db-replica"}},
 	}}}
 	v := e.mustFetch("scope", c)
 	e.f.Wait()
@@ -489,7 +489,7 @@ func TestFailoverCoversServerFaultsOnly(t *testing.T) {
 	e := newFetchEnv(t, FetcherOptions{CacheTTL: time.Minute})
 	e.aws.PutSecretString("us-east-1", "db", "east")
 	_, westV := e.aws.PutSecretString("us-west-2", "db", "west")
-	c := regional{region: "us-east-1", Class: &class.Class{FailoverRegion: "us-west-2", Objects: []class.Object{{Index: 0, Name: "db", Type: class.SecretsManager}}}}
+	c := regional{region: "us-east-1", Class: &class.Class{FailoverRegion: "us-west-2", Objects: []class.Object{{Index: 0, Name: "db", Type: SecretsManager}}}}
 	e.aws.Inject(fakeaws.Fault{Region: "us-east-1", Status: 500})
 	v := e.mustFetch("scope", c)
 	if string(v[0].Data) != "west" || v[0].Version != westV {
@@ -500,5 +500,24 @@ func TestFailoverCoversServerFaultsOnly(t *testing.T) {
 	_, err := e.fetch("scope2", c)
 	if !errors.Is(err, err) || failure.KindOf(err) != failure.PermissionDenied {
 		t.Errorf("err = %v, want the primary's denial, not the failover value", err)
+	}
+}
+
+// TestAnObjectTypeWithoutAServiceIsAnInternalError: every read dispatches
+// through the services table, and a type no row reads is a bug, never a
+// read from another service.
+func TestAnObjectTypeWithoutAServiceIsAnInternalError(t *testing.T) {
+	e := newFetchEnv(t, FetcherOptions{CacheTTL: time.Minute})
+	e.aws.PutSecretString("us-west-2", "db", "v1")
+	c := regional{region: "us-west-2", Class: &class.Class{Objects: []class.Object{
+		{Index: 0, Name: "db", Type: SecretsManager},
+		{Index: 1, Name: "db", Type: "vault"},
+	}}}
+	_, err := e.fetch("scope", c)
+	if failure.KindOf(err) != failure.Internal || !strings.Contains(err.Error(), `objects[1] "db" has objectType "vault"`) {
+		t.Errorf("err = %v, want an Internal error naming objects[1] and its type", err)
+	}
+	if got := e.calls(); len(got) != 0 {
+		t.Errorf("calls = %v, want none", got)
 	}
 }

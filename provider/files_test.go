@@ -204,7 +204,10 @@ func TestBuildFilesStopsAtTheLimit(t *testing.T) {
 // evaluated in one of the slots the classes of a class.Cache share, so a
 // burst of Mounts evaluates one object per CPU at a time.
 func TestBuildFilesWaitsForAnEvaluationSlot(t *testing.T) {
-	cc := class.NewCache(4)
+	cc, err := class.NewCache(4, catalog)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c, err := cc.Parse(mountAttrs(yamlLines("- objectName: db", "  objectType: secretsmanager",
 		"  jmesPath:", "    - path: username", "      objectAlias: u")), driverMode)
 	if err != nil {

@@ -65,7 +65,7 @@ func FuzzBuildFiles(f *testing.F) {
 			return // class.Parse refuses these before BuildFiles sees them
 		}
 		c := &class.Class{Objects: []class.Object{{
-			Name: "db", Type: class.SecretsManager, FileName: "db", Mode: 0o644,
+			Name: "db", Type: SecretsManager, FileName: "db", Mode: 0o644,
 			JMESPath: []class.JMESPathFile{{Path: expr, FileName: "out", Mode: 0o600}},
 		}}}
 		var files []File

@@ -35,9 +35,12 @@ func mountAttrs(objects string, kv ...string) map[string]string {
 // oneSecret is a class with a single well-formed Secrets Manager object "db".
 var oneSecret = yamlLines("- objectName: db", "  objectType: secretsmanager")
 
+// catalog is the daemon's: this package's services.
+var catalog = class.Catalog{Services: Services()}
+
 func mustParse(t *testing.T, p map[string]string) *class.Class {
 	t.Helper()
-	c, err := class.Parse(p, driverMode)
+	c, err := class.Parse(p, driverMode, catalog)
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}

@@ -12,7 +12,44 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/csi-provider-aws/csi-provider-aws/class"
 )
+
+// ParameterStore is the objectType of SSM parameters.
+const ParameterStore class.ObjectType = "ssmparameter"
+
+// parameterStore is the services table's row for SSM Parameter Store:
+// parameters are read with GetParameters, ten at a time, by name, version
+// or label, never both. No version pins a value: a parameter deleted and
+// created again restarts its versions.
+var parameterStore = &service{
+	objectType: ParameterStore,
+	arn:        class.ARNForm{Service: "ssm", Resource: "parameter/", Title: "SSM", Names: "a parameter"},
+	versions: class.VersionRules{
+		VersionOrLabel: true,
+		ValidVersion: func(v string) bool {
+			_, err := strconv.ParseUint(v, 10, 63)
+			return err == nil
+		},
+		VersionForm: `an SSM parameter version number such as "3"`,
+	},
+	noun:       "SSM parameter",
+	permission: "ssm:GetParameters, and kms:Decrypt for SecureString",
+	read:       (*regionRead).readParameters,
+}
+
+// ParameterStoreAPI is the part of the SSM client the daemon uses.
+type ParameterStoreAPI interface {
+	GetParameters(ctx context.Context, in *ssm.GetParametersInput, optFns ...func(*ssm.Options)) (*ssm.GetParametersOutput, error)
+}
+
+// ParameterStore returns the SSM client for region.
+func (c *Clients) ParameterStore(region string) ParameterStoreAPI {
+	return perRegion(c, "ssm", region, func() ParameterStoreAPI {
+		return ssm.NewFromConfig(c.base, func(o *ssm.Options) { o.Region = region })
+	})
+}
 
 // parametersPerCall is SSM GetParameters' limit on names per call.
 const parametersPerCall = 10
@@ -56,7 +93,7 @@ func (r *regionRead) readParameters(ctx context.Context, idx []int) {
 // readParameterBatch reads up to ten selectors in one shared GetParameters.
 func (r *regionRead) readParameterBatch(ctx context.Context, batch []string, bySelector map[string][]int) {
 	f := r.f
-	api := f.parameters(r.region)
+	api := f.clients.ParameterStore(r.region)
 	keyOf := func(sel string) string { return r.key(bySelector[sel][0]) }
 	key := "ssm\x00" + r.scope + "\x00" + r.region + "\x00" + strings.Join(batch, "\x00")
 	found, err := joinFreshFlight(ctx, r, key, func(ctx context.Context, notBefore time.Time) (map[string]Value, time.Time, error) {

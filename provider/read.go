@@ -2,12 +2,12 @@ package provider
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"k8s.io/klog/v2"
 
-	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
@@ -40,7 +40,7 @@ func (f *Fetcher) read(ctx context.Context, req FetchRequest, region string, rea
 		f: f, scope: req.Scope, region: region, creds: req.Credentials, notBefore: req.NotBefore,
 		reads: reads, values: values, errs: make([]error, len(reads)), held: make([]bool, len(reads)),
 	}
-	var sm, ps []int
+	byService := map[*service][]int{}
 	for j, l := range reads {
 		e, fr := f.cache.lookup(r.key(j), req.NotBefore)
 		if fr == fresh {
@@ -48,22 +48,14 @@ func (f *Fetcher) read(ctx context.Context, req FetchRequest, region string, rea
 			continue
 		}
 		r.held[j] = fr == stale
-		if l.typ == class.ParameterStore {
-			ps = append(ps, j)
-		} else {
-			sm = append(sm, j)
-		}
+		byService[l.svc] = append(byService[l.svc], j)
 	}
-	if len(sm) == 0 && len(ps) == 0 {
-		return r.errs
+	// Each service reads its objects at the same time as the others.
+	var wg sync.WaitGroup
+	for svc, idx := range byService {
+		wg.Go(func() { svc.read(r, ctx, idx) })
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		r.readSecrets(ctx, sm)
-	}()
-	r.readParameters(ctx, ps)
-	<-done
+	wg.Wait()
 	for j, err := range r.errs {
 		if err != nil && failure.IsClientFault(err) {
 			f.cache.remove(r.key(j))
@@ -78,7 +70,7 @@ func (f *Fetcher) read(ctx context.Context, req FetchRequest, region string, rea
 // within StaleMax. It counts and logs it (once per object per StaleMax) and
 // reports whether it served one. A denial or a missing object is never
 // covered: AWS's last word then is "no".
-func (f *Fetcher) serveStale(req FetchRequest, i int, err, ferr error, values []Value) bool {
+func (f *Fetcher) serveStale(req FetchRequest, p plan, i int, err, ferr error, values []Value) bool {
 	if failure.IsClientFault(err) || (ferr != nil && failure.IsClientFault(ferr)) {
 		return false
 	}
@@ -86,12 +78,12 @@ func (f *Fetcher) serveStale(req FetchRequest, i int, err, ferr error, values []
 	candidates := []struct {
 		region string
 		l      objectRead
-	}{{req.Region, primaryReads(c)[i]}}
+	}{{req.Region, p.primary[i]}}
 	if c.FailoverRegion != "" {
 		candidates = append(candidates, struct {
 			region string
 			l      objectRead
-		}{c.FailoverRegion, failoverReads(c)[i]})
+		}{c.FailoverRegion, p.failover[i]})
 	}
 	for _, cand := range candidates {
 		key := cacheKey(req.Scope, cand.region, cand.l)
@@ -101,12 +93,12 @@ func (f *Fetcher) serveStale(req FetchRequest, i int, err, ferr error, values []
 		}
 		values[i] = e.value
 		if f.opts.Observer != nil {
-			f.opts.Observer.ObserveStaleValue(string(cand.l.typ))
+			f.opts.Observer.ObserveStaleValue(string(cand.l.svc.objectType))
 		}
 		if f.staleLogged.addIfAbsent(key, f.opts.StaleMax) {
 			o := c.Objects[i]
 			klog.InfoS("serving the last good value: AWS could not be reached", "object", o.Label(),
-				"service", serviceNoun(o.Type), "region", cand.region, "confirmedAgo", f.opts.Clock().Sub(e.confirmedAt).Round(time.Second),
+				"service", cand.l.svc.noun, "region", cand.region, "confirmedAgo", f.opts.Clock().Sub(e.confirmedAt).Round(time.Second),
 				"staleMax", f.opts.StaleMax, "cause", failure.Describe(err))
 		}
 		return true

@@ -15,6 +15,37 @@ import (
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
+// SecretsManager is the objectType of Secrets Manager secrets.
+const SecretsManager class.ObjectType = "secretsmanager"
+
+// secretsManager is the services table's row for Secrets Manager: secrets
+// are read with BatchGetSecretValue (current versions, twenty at a time) or
+// GetSecretValue. A VersionId pins a value that never changes; the stage
+// AWSCURRENT is the current version.
+var secretsManager = &service{
+	objectType:   SecretsManager,
+	arn:          class.ARNForm{Service: "secretsmanager", Resource: "secret:", Title: "Secrets Manager", Names: "a secret"},
+	noun:         "Secrets Manager secret",
+	permission:   "secretsmanager:GetSecretValue, and kms:Decrypt for a customer-managed key",
+	versionPins:  true,
+	currentLabel: "AWSCURRENT",
+	read:         (*regionRead).readSecrets,
+}
+
+// SecretsManagerAPI is the part of the Secrets Manager client the daemon uses.
+type SecretsManagerAPI interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+	BatchGetSecretValue(ctx context.Context, in *secretsmanager.BatchGetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.BatchGetSecretValueOutput, error)
+	DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
+}
+
+// SecretsManager returns the Secrets Manager client for region.
+func (c *Clients) SecretsManager(region string) SecretsManagerAPI {
+	return perRegion(c, "secretsmanager", region, func() SecretsManagerAPI {
+		return secretsmanager.NewFromConfig(c.base, func(o *secretsmanager.Options) { o.Region = region })
+	})
+}
+
 const (
 	// secretsPerBatch is BatchGetSecretValue's limit of ids per call.
 	secretsPerBatch = 20
@@ -48,7 +79,7 @@ func (r *regionRead) readSecrets(ctx context.Context, idx []int) {
 	if len(idx) == 0 {
 		return
 	}
-	api := r.f.secrets(r.region)
+	api := r.f.clients.SecretsManager(r.region)
 	noBatch := r.f.noBatch.contains(r.scope + "\x00" + r.region)
 	byID := map[string][]int{}
 	var ids []string
@@ -82,7 +113,7 @@ func (r *regionRead) readBatch(ctx context.Context, api SecretsManagerAPI, chunk
 	results, err := joinFreshFlight(ctx, r, key, func(ctx context.Context, notBefore time.Time) (map[string]secretResult, time.Time, error) {
 		// A caller that missed the cache just before the previous flight
 		// stored its answer finds it here, not in AWS.
-		if cached, at, ok := r.cachedSecrets(chunk, notBefore); ok {
+		if cached, at, ok := r.cachedSecrets(chunk, byID, notBefore); ok {
 			return cached, at, nil
 		}
 		readAt := f.opts.Clock()
@@ -91,7 +122,7 @@ func (r *regionRead) readBatch(ctx context.Context, api SecretsManagerAPI, chunk
 			sr.at = readAt
 			res[id] = sr
 			if sr.err == nil {
-				f.cache.put(cacheKey(r.scope, r.region, objectRead{typ: class.SecretsManager, name: id}), sr.value, false, readAt)
+				f.cache.put(r.currentKey(id, byID), sr.value, false, readAt)
 			}
 		}
 		return res, readAt, err
@@ -192,13 +223,19 @@ func (r *regionRead) readSingles(ctx context.Context, api SecretsManagerAPI, sin
 	wg.Wait()
 }
 
+// currentKey is the cache key of the current version of secret id, read
+// for the reads byID[id].
+func (r *regionRead) currentKey(id string, byID map[string][]int) string {
+	return cacheKey(r.scope, r.region, objectRead{svc: r.reads[byID[id][0]].svc, name: id})
+}
+
 // cachedSecrets returns the cached current values of ids if every one is
 // fresh for notBefore, and the oldest of their confirmations.
-func (r *regionRead) cachedSecrets(ids []string, notBefore time.Time) (map[string]secretResult, time.Time, bool) {
+func (r *regionRead) cachedSecrets(ids []string, byID map[string][]int, notBefore time.Time) (map[string]secretResult, time.Time, bool) {
 	out := make(map[string]secretResult, len(ids))
 	var oldest time.Time
 	for _, id := range ids {
-		v, at, ok := r.f.cache.get(cacheKey(r.scope, r.region, objectRead{typ: class.SecretsManager, name: id}), notBefore)
+		v, at, ok := r.f.cache.get(r.currentKey(id, byID), notBefore)
 		if !ok {
 			return nil, time.Time{}, false
 		}

@@ -13,7 +13,7 @@ import (
 // jmesObject is an object with jmesPath entries, built directly so the
 // tests reach extractJMESPath with expressions class.Parse would refuse too.
 func jmesObject(paths ...string) *class.Object {
-	o := &class.Object{Index: 0, Name: "db", Type: class.SecretsManager, FileName: "db", Mode: 0o644}
+	o := &class.Object{Index: 0, Name: "db", Type: SecretsManager, FileName: "db", Mode: 0o644}
 	for i, p := range paths {
 		o.JMESPath = append(o.JMESPath, class.JMESPathFile{Path: p, FileName: "f" + string(rune('a'+i)), Mode: 0o644})
 	}

@@ -61,6 +61,9 @@ type Options struct {
 	Credentials Credentials
 	Fetcher     Fetcher
 	Regions     RegionResolver
+	// Catalog is what classes are parsed with: the services objects are
+	// read from (class.Catalog).
+	Catalog class.Catalog
 	// DriverWritesSecrets returns files in the MountResponse (the driver
 	// writes them); false makes the daemon write them into the target path.
 	DriverWritesSecrets bool
@@ -99,7 +102,8 @@ type Server struct {
 
 var _ v1alpha1.CSIDriverProviderServer = (*Server)(nil)
 
-// New returns a Server; opts.Credentials, Fetcher and Regions are required.
+// New returns a Server; opts.Credentials, Fetcher, Regions and Catalog are
+// required.
 func New(opts Options) (*Server, error) {
 	if opts.Credentials == nil || opts.Fetcher == nil || opts.Regions == nil {
 		return nil, fmt.Errorf("server: Credentials, Fetcher and Regions are required")
@@ -119,7 +123,11 @@ func New(opts Options) (*Server, error) {
 	if opts.DeniedCredentialsMinAge <= 0 {
 		opts.DeniedCredentialsMinAge = time.Minute
 	}
-	return &Server{opts: opts, classes: class.NewCache(512), republish: newRepublishes(defaultRememberedVolumes),
+	classes, err := class.NewCache(512, opts.Catalog)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	return &Server{opts: opts, classes: classes, republish: newRepublishes(defaultRememberedVolumes),
 		answers: newAnswerBudget(int64(opts.MaxAnswerBytesInFlight))}, nil
 }
 
