@@ -228,7 +228,7 @@ func run(args []string) error {
 		Credentials:            creds,
 		Fetcher:                fetcher,
 		Regions:                auth.NewRegions(lookup, cfg.Region, cfg.NodeName),
-		Catalog:                class.Catalog{Services: provider.Services()},
+		Catalog:                class.Catalog{Services: provider.Services(), Modes: auth.Modes()},
 		DriverWritesSecrets:    cfg.DriverWritesSecrets,
 		MaxResponseBytes:       cfg.MaxResponseBytes,
 		MaxAnswerBytesInFlight: cfg.MaxAnswerBytesInFlight,

@@ -83,7 +83,7 @@ func mount(t *testing.T, creds *auth.Credentials, fetcher *provider.Fetcher, pod
 	ctx := context.Background()
 	c, err := class.Parse(map[string]string{
 		"region": "us-west-2", "objects": "- {objectName: db, objectType: secretsmanager}\n",
-	}, 0o644, class.Catalog{Services: provider.Services()})
+	}, 0o644, class.Catalog{Services: provider.Services(), Modes: auth.Modes()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,8 +37,10 @@ type Cache struct {
 	maxBytes int
 	flight   singleflight.Group
 	work     chan struct{}
+	// params are the parser's, read from every Mount's attributes.
+	params paramList
 	// parse is the parser's; tests count its calls.
-	parse func(*classValues, int32) (*Class, error)
+	parse func(classValues, int32) (*Class, error)
 }
 
 // classEntry is one parse: its class or its error, and its estimated bytes.
@@ -56,7 +58,7 @@ func NewCache(size int, catalog Catalog) (*Cache, error) {
 	if err != nil {
 		return nil, err
 	}
-	cc := &Cache{maxBytes: classCacheBytes, work: make(chan struct{}, runtime.GOMAXPROCS(0)), parse: p.parse}
+	cc := &Cache{maxBytes: classCacheBytes, work: make(chan struct{}, runtime.GOMAXPROCS(0)), params: p.params, parse: p.parse}
 	cc.lru, _ = simplelru.NewLRU(max(size, 1), func(_ [sha256.Size]byte, e *classEntry) { cc.bytes -= e.size })
 	return cc, nil
 }
@@ -64,7 +66,7 @@ func NewCache(size int, catalog Catalog) (*Cache, error) {
 // Parse is the package's Parse with the cache's catalog, remembered. Every
 // caller of one parse gets the same Class, which no one modifies.
 func (cc *Cache) Parse(params map[string]string, defaultMode int32) (*Class, error) {
-	v := readClassValues(params)
+	v := cc.params.read(params)
 	key := v.key(defaultMode)
 	cc.mu.Lock()
 	e, ok := cc.lru.Get(key)
@@ -72,7 +74,7 @@ func (cc *Cache) Parse(params map[string]string, defaultMode int32) (*Class, err
 	if !ok {
 		res, _, _ := cc.flight.Do(string(key[:]), func() (any, error) {
 			release := acquire(cc.work)
-			c, err := cc.parse(&v, defaultMode)
+			c, err := cc.parse(v, defaultMode)
 			release()
 			if c != nil {
 				c.work = cc.work

@@ -56,7 +56,28 @@ func (testService) ARN() ARNForm {
 func (testService) Versions() VersionRules { return VersionRules{} }
 func (testService) Noun() string           { return "Secrets Manager secret" }
 
-var testCatalog = Catalog{Services: []Service{testService{}}}
+// testMode stands for an auth mode: one that reads no parameter, the
+// default, and one chosen by its parameter set to "true".
+type testMode struct {
+	name  AuthMode
+	param string
+}
+
+func (m testMode) Name() AuthMode { return m.name }
+func (m testMode) Params() []Param {
+	if m.param == "" {
+		return nil
+	}
+	return []Param{{Name: m.param, Max: MaxOptionLength, Hint: `use "true" or "false"`}}
+}
+func (m testMode) Chosen(value func(string) string) (bool, error) {
+	return m.param != "" && value(m.param) == "true", nil
+}
+
+var testCatalog = Catalog{
+	Services: []Service{testService{}},
+	Modes:    []Mode{testMode{name: "plain"}, testMode{name: "chosen", param: "useChosen"}},
+}
 
 func testCache(t *testing.T, size int) *Cache {
 	t.Helper()
@@ -71,7 +92,7 @@ func testCache(t *testing.T, size int) *Cache {
 func countingCache(t *testing.T, size int) (*Cache, *int) {
 	cc := testCache(t, size)
 	parse, n := cc.parse, 0
-	cc.parse = func(v *classValues, mode int32) (*Class, error) {
+	cc.parse = func(v classValues, mode int32) (*Class, error) {
 		n++
 		return parse(v, mode)
 	}
@@ -92,28 +113,27 @@ func TestCacheRemembersFailures(t *testing.T) {
 }
 
 func TestCacheKeyCoversEveryParameterItReads(t *testing.T) {
+	params := testCache(t, 4).params
 	base := map[string]string{"objects": "- {objectName: db, objectType: secretsmanager}\n"}
-	baseKey := func() [32]byte { v := readClassValues(base); return v.key(0o644) }()
-	for _, p := range classParams {
-		changed := maps(base, p.name, "x")
-		v := readClassValues(changed)
-		if v.key(0o644) == baseKey {
-			t.Errorf("changing %s does not change the key", p.name)
+	baseKey := params.read(base).key(0o644)
+	for _, name := range []string{"objects", "region", "failoverRegion", "pathTranslation", "preferredAddressType", "useChosen"} {
+		if params.read(maps(base, name, "x")).key(0o644) == baseKey {
+			t.Errorf("changing %s does not change the key", name)
 		}
 	}
-	v := readClassValues(base)
+	v := params.read(base)
 	if v.key(0o600) == baseKey {
 		t.Error("changing the driver's default mode does not change the key")
 	}
 	for _, k := range []string{"csi.storage.k8s.io/pod.name", "secretProviderClass", "someFutureParameter"} {
-		v := readClassValues(maps(base, k, "x"))
+		v := params.read(maps(base, k, "x"))
 		if v.key(0o644) != baseKey {
 			t.Errorf("the parser does not read %s, but it changes the key", k)
 		}
 	}
 	// Length prefixes keep one value from running into the next.
-	a := readClassValues(map[string]string{"objects": "ab", "region": "c"})
-	b := readClassValues(map[string]string{"objects": "a", "region": "bc"})
+	a := params.read(map[string]string{"objects": "ab", "region": "c"})
+	b := params.read(map[string]string{"objects": "a", "region": "bc"})
 	if a.key(0) == b.key(0) {
 		t.Error("values that concatenate alike share a key")
 	}
@@ -194,7 +214,7 @@ func TestConcurrentMountsOfANewClassShareOneParse(t *testing.T) {
 	parse := cc.parse
 	var mu sync.Mutex
 	parses := 0
-	cc.parse = func(v *classValues, mode int32) (*Class, error) {
+	cc.parse = func(v classValues, mode int32) (*Class, error) {
 		mu.Lock()
 		parses++
 		mu.Unlock()

@@ -7,14 +7,36 @@ import (
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
-// Catalog is what parsing knows of the daemon's services: it knows none by
-// name. The daemon builds it from its tables (package provider's services)
-// and hands it to Parse and NewCache, so that a service added to a table
-// is parsed without any change here.
+// Catalog is what parsing knows of the daemon's services and auth modes:
+// it knows none by name. The daemon builds it from its tables (package
+// provider's services, package auth's modes) and hands it to Parse and
+// NewCache, so that a service or a mode added to a table is parsed without
+// any change here.
 type Catalog struct {
 	// Services are the AWS services objects are read from, one per
 	// objectType.
 	Services []Service
+	// Modes are the ways a pod's identity becomes credentials. Modes[0] is
+	// the default: a class's mode when its parameters choose no other.
+	Modes []Mode
+}
+
+// AuthMode names how a pod's identity becomes AWS credentials: the Name of
+// one of the Catalog's modes ("irsa", "pod-identity").
+type AuthMode string
+
+// Mode is what parsing needs of one auth mode: its name, the class
+// parameters it reads and whether a class's parameters choose it.
+type Mode interface {
+	Name() AuthMode
+	// Params are the class parameters the mode reads, with their limits:
+	// the parser checks their length, and the class cache's key covers
+	// them.
+	Params() []Param
+	// Chosen reports whether a class's parameters choose this mode; value
+	// returns a parameter's value ("" when absent). Its error says what is
+	// wrong with a value, naming the parameter.
+	Chosen(value func(param string) string) (bool, error)
 }
 
 // Service is what parsing needs of one AWS service objects are read from:
@@ -123,6 +145,22 @@ func (t serviceTable) notAnARNService() string {
 		return fmt.Sprintf("is neither %s nor %s", names[0], names[1])
 	}
 	return "is not " + orList(names)
+}
+
+// checkModes checks that the catalog has a default mode and names each
+// mode once.
+func checkModes(modes []Mode) error {
+	if len(modes) == 0 {
+		return failure.New(failure.Internal, "the class catalog has no auth modes")
+	}
+	for i, m := range modes {
+		for _, earlier := range modes[:i] {
+			if m.Name() == earlier.Name() {
+				return failure.New(failure.Internal, "the class catalog names auth mode %q twice", m.Name())
+			}
+		}
+	}
+	return nil
 }
 
 // orList joins words for a message: "a", "a or b", "a, b or c".

@@ -29,8 +29,9 @@ type Class struct {
 	// PathTranslation is the character that replaces "/" in file names, or ""
 	// when translation is off (`pathTranslation: False`).
 	PathTranslation string
-	// UsePodIdentity selects EKS Pod Identity instead of IRSA.
-	UsePodIdentity bool
+	// Mode is the auth mode the class's parameters choose (usePodIdentity
+	// chooses EKS Pod Identity), else the catalog's default (IRSA).
+	Mode AuthMode
 	// PreferredAddressType is "ipv4", "ipv6" or "auto" (lower case).
 	PreferredAddressType string
 	// Objects in the order the class lists them.

@@ -26,9 +26,10 @@ const (
 	// class, aliases and merge keys followed each time: an alias repeats
 	// a mapping at the cost of a few bytes.
 	maxYAMLKeys = 10_000
-	// maxOptionLength bounds the parameters that take a word
-	// (pathTranslation, usePodIdentity, preferredAddressType).
-	maxOptionLength = 64
+	// MaxOptionLength bounds the parameters that take a word
+	// (pathTranslation, preferredAddressType, and the modes' such as
+	// usePodIdentity).
+	MaxOptionLength = 64
 	// maxRegionLength bounds region names; the longest today is 14.
 	maxRegionLength = 32
 )
@@ -40,7 +41,7 @@ const (
 // path, bounded like the driver bounds paths.
 var fieldLimits = map[string]int{
 	keyObjectName:         2048,
-	keyObjectType:         maxOptionLength,
+	keyObjectType:         MaxOptionLength,
 	keyObjectAlias:        maxPathLength,
 	keyObjectVersion:      64,
 	keyObjectVersionLabel: 256,

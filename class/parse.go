@@ -1,7 +1,6 @@
 package class
 
 import (
-	"strconv"
 	"strings"
 )
 
@@ -25,13 +24,15 @@ func Parse(params map[string]string, defaultMode int32, catalog Catalog) (*Class
 	if err != nil {
 		return nil, err
 	}
-	v := readClassValues(params)
-	return p.parse(&v, defaultMode)
+	return p.parse(p.params.read(params), defaultMode)
 }
 
-// parser parses classes with the services of one Catalog.
+// parser parses classes with the services and modes of one Catalog.
 type parser struct {
 	services serviceTable
+	modes    []Mode
+	// params are the parameters it reads: the class's and the modes'.
+	params paramList
 }
 
 func newParser(catalog Catalog) (*parser, error) {
@@ -39,16 +40,23 @@ func newParser(catalog Catalog) (*parser, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &parser{services: services}, nil
+	if err := checkModes(catalog.Modes); err != nil {
+		return nil, err
+	}
+	params, err := newParamList(catalog.Modes)
+	if err != nil {
+		return nil, err
+	}
+	return &parser{services: services, modes: catalog.Modes, params: params}, nil
 }
 
-// parse is Parse over the parameters it reads; Cache calls it with the
+// parse is Parse over the values of p.params; Cache calls it with the
 // values it hashed.
-func (p *parser) parse(params *classValues, defaultMode int32) (*Class, error) {
+func (p *parser) parse(params classValues, defaultMode int32) (*Class, error) {
 	if defaultMode < 0 || defaultMode > 0o777 {
 		return nil, invalidArg("the driver's permission %d is not a file mode from 0 to 0777", defaultMode)
 	}
-	if err := params.checkLengths(); err != nil {
+	if err := p.params.checkLengths(params); err != nil {
 		return nil, err
 	}
 	c := &Class{}
@@ -75,12 +83,8 @@ func (p *parser) parse(params *classValues, defaultMode int32) (*Class, error) {
 	}
 	c.PathTranslation = t
 
-	if s := params[pUsePodIdentity]; s != "" {
-		b, err := strconv.ParseBool(s)
-		if err != nil {
-			return nil, invalidArg("usePodIdentity %q is not a boolean; use \"true\" (EKS Pod Identity) or \"false\" (IRSA, the default)", s)
-		}
-		c.UsePodIdentity = b
+	if c.Mode, err = p.mode(params); err != nil {
+		return nil, err
 	}
 
 	// The reference provider treats any value other than ipv4/ipv6 as auto;
@@ -108,4 +112,27 @@ func (p *parser) parse(params *classValues, defaultMode int32) (*Class, error) {
 		}
 	}
 	return c, nil
+}
+
+// mode returns the mode the class's parameters choose, else the default
+// (the catalog's first).
+func (p *parser) mode(params classValues) (AuthMode, error) {
+	value := func(name string) string { return p.params.value(params, name) }
+	var chosen []AuthMode
+	for _, m := range p.modes {
+		ok, err := m.Chosen(value)
+		if err != nil {
+			return "", invalidArg("%s", err)
+		}
+		if ok {
+			chosen = append(chosen, m.Name())
+		}
+	}
+	switch len(chosen) {
+	case 0:
+		return p.modes[0].Name(), nil
+	case 1:
+		return chosen[0], nil
+	}
+	return "", invalidArg("the SecretProviderClass's parameters choose the auth modes %s and %s at once; choose one", chosen[0], chosen[1])
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/csi-provider-aws/csi-provider-aws/auth"
 	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 	"github.com/csi-provider-aws/csi-provider-aws/provider"
@@ -38,8 +39,8 @@ func mountAttrs(objects string, kv ...string) map[string]string {
 	return p
 }
 
-// catalog is the daemon's: provider's services.
-var catalog = class.Catalog{Services: provider.Services()}
+// catalog is the daemon's: provider's services and auth's modes.
+var catalog = class.Catalog{Services: provider.Services(), Modes: auth.Modes()}
 
 // oneSecret is a class with a single well-formed Secrets Manager object "db".
 var oneSecret = yamlLines("- objectName: db", "  objectType: secretsmanager")
@@ -88,7 +89,7 @@ func TestParseClassAcceptsEveryField(t *testing.T) {
 		Region:               "us-east-1",
 		FailoverRegion:       "us-west-2",
 		PathTranslation:      "-",
-		UsePodIdentity:       true,
+		Mode:                 auth.ModePodIdentity,
 		PreferredAddressType: "ipv6",
 		Objects: []class.Object{
 			{
@@ -129,6 +130,7 @@ func TestParseClassDefaults(t *testing.T) {
 	c := mustParse(t, mountAttrs(oneSecret))
 	want := &class.Class{
 		PathTranslation:      "_",
+		Mode:                 auth.ModeIRSA,
 		PreferredAddressType: "auto",
 		Objects:              []class.Object{{Index: 0, Name: "db", Type: provider.SecretsManager, Mode: 0o644, FileName: "db"}},
 	}
@@ -262,8 +264,12 @@ func TestParseClassParameters(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			c := mustParse(t, mountAttrs(oneSecret, tc.kv...))
-			if c.UsePodIdentity != tc.podID || c.PreferredAddressType != tc.family {
-				t.Errorf("UsePodIdentity, PreferredAddressType = %v, %q; want %v, %q", c.UsePodIdentity, c.PreferredAddressType, tc.podID, tc.family)
+			mode := auth.ModeIRSA
+			if tc.podID {
+				mode = auth.ModePodIdentity
+			}
+			if c.Mode != mode || c.PreferredAddressType != tc.family {
+				t.Errorf("Mode, PreferredAddressType = %q, %q; want %q, %q", c.Mode, c.PreferredAddressType, mode, tc.family)
 			}
 		})
 	}

@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"k8s.io/client-go/kubernetes/scheme"
 
+	"github.com/csi-provider-aws/csi-provider-aws/auth"
 	spclass "github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/provider"
 )
@@ -125,7 +126,7 @@ func TestEveryExampleClassParsesAndMountsTheFilesItDocuments(t *testing.T) {
 				t.Errorf("apiVersion %q provider %q, want secrets-store.csi.x-k8s.io/v1 and aws", c.APIVersion, c.Spec.Provider)
 			}
 			params := parameters(t, &c.Spec.Parameters)
-			parsed, err := spclass.Parse(params, driverPermission, spclass.Catalog{Services: provider.Services()})
+			parsed, err := spclass.Parse(params, driverPermission, spclass.Catalog{Services: provider.Services(), Modes: auth.Modes()})
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/csi-provider-aws/csi-provider-aws/auth"
 	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
@@ -35,8 +36,8 @@ func mountAttrs(objects string, kv ...string) map[string]string {
 // oneSecret is a class with a single well-formed Secrets Manager object "db".
 var oneSecret = yamlLines("- objectName: db", "  objectType: secretsmanager")
 
-// catalog is the daemon's: this package's services.
-var catalog = class.Catalog{Services: Services()}
+// catalog is the daemon's: this package's services and auth's modes.
+var catalog = class.Catalog{Services: Services(), Modes: auth.Modes()}
 
 func mustParse(t *testing.T, p map[string]string) *class.Class {
 	t.Helper()

@@ -233,7 +233,7 @@ func startDaemon(t testing.TB, o daemonOptions) *daemon {
 		Fetcher: provider.NewFetcher(clients, provider.FetcherOptions{CacheTTL: o.cacheTTL, StaleMax: o.staleMax,
 			Observer: metrics}),
 		Regions:                 auth.NewRegions(lookup, o.envRegion, "node-1"),
-		Catalog:                 spclass.Catalog{Services: provider.Services()},
+		Catalog:                 spclass.Catalog{Services: provider.Services(), Modes: auth.Modes()},
 		DriverWritesSecrets:     o.driverWritesSecrets,
 		MountTimeout:            o.mountTimeout,
 		Version:                 "1.2.3",

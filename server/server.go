@@ -211,7 +211,7 @@ func (s *Server) mount(ctx context.Context, req *v1alpha1.MountRequest, start ti
 	rec.region = region
 	areq.Region = region
 	areq.FailoverRegion = spc.FailoverRegion
-	areq.UsePodIdentity = spc.UsePodIdentity
+	areq.Mode = spc.Mode
 	areq.PreferredAddressType = spc.PreferredAddressType
 
 	// The volume: kubelet's target path holds the pod UID; the UID attribute

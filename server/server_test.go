@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
+	"github.com/csi-provider-aws/csi-provider-aws/auth"
 	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 	"github.com/csi-provider-aws/csi-provider-aws/provider"
@@ -177,7 +178,7 @@ func TestBadRequestsAreRefusedBeforeAnyIO(t *testing.T) {
 }
 
 // catalog is the daemon's, as main builds it.
-var catalog = class.Catalog{Services: provider.Services()}
+var catalog = class.Catalog{Services: provider.Services(), Modes: auth.Modes()}
 
 type noCreds struct{ Credentials }
 type noFetch struct{ Fetcher }
