@@ -22,8 +22,9 @@ const classCacheBytes = 16 << 20
 //
 // Failures are kept too: kubelet retries a broken class's Mount again and
 // again, and each retry then costs one hash. Entries are keyed by a SHA-256
-// of the parameters (classValues.key), so no class text is kept, and the
-// cache is bounded by entries and by estimated bytes.
+// of every parameter the parser reads, the class's and its modes', and the
+// driver's default mode (classValues.key), so no class text is kept, and
+// the cache is bounded by entries and by estimated bytes.
 //
 // Every limit on a class bounds one parse or one Mount; a tenant can start
 // a hundred pods at once. So concurrent Mounts of one new class share one

@@ -10,7 +10,7 @@ import (
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
-func TestCacheReturnsOneParseToEveryPod(t *testing.T) {
+func TestClassCacheReturnsOneParseToEveryPod(t *testing.T) {
 	cc := testCache(t, 4)
 	params := map[string]string{"objects": "- {objectName: db, objectType: secretsmanager}\n", "csi.storage.k8s.io/pod.name": "a"}
 	a, err := cc.Parse(params, 0o644)
@@ -99,7 +99,7 @@ func countingCache(t *testing.T, size int) (*Cache, *int) {
 	return cc, &n
 }
 
-func TestCacheRemembersFailures(t *testing.T) {
+func TestClassCacheRemembersFailures(t *testing.T) {
 	cc, parses := countingCache(t, 4)
 	broken := map[string]string{"objects": "- {objectName: db, objectType: vault}\n"}
 	_, first := cc.Parse(broken, 0o644)
@@ -112,7 +112,7 @@ func TestCacheRemembersFailures(t *testing.T) {
 	}
 }
 
-func TestCacheKeyCoversEveryParameterItReads(t *testing.T) {
+func TestClassCacheKeyCoversEveryParameterItReads(t *testing.T) {
 	params := testCache(t, 4).params
 	base := map[string]string{"objects": "- {objectName: db, objectType: secretsmanager}\n"}
 	baseKey := params.read(base).key(0o644)
@@ -149,7 +149,7 @@ func maps(m map[string]string, k, v string) map[string]string {
 	return out
 }
 
-func TestCacheIsBoundedByBytes(t *testing.T) {
+func TestClassCacheIsBoundedByBytes(t *testing.T) {
 	cc, parses := countingCache(t, 512)
 	cc.maxBytes = 64 << 10
 	class := func(i int) map[string]string {
@@ -183,7 +183,7 @@ func TestCacheIsBoundedByBytes(t *testing.T) {
 	}
 }
 
-func TestCacheDoesNotKeepAnEntryLargerThanItsBound(t *testing.T) {
+func TestClassCacheDoesNotKeepAnEntryLargerThanItsBound(t *testing.T) {
 	cc, parses := countingCache(t, 4)
 	cc.maxBytes = 1 << 10
 	params := map[string]string{"objects": fmt.Sprintf("- {objectName: %s, objectType: secretsmanager, objectAlias: a}\n", strings.Repeat("n", 2000))}
@@ -197,7 +197,7 @@ func TestCacheDoesNotKeepAnEntryLargerThanItsBound(t *testing.T) {
 	}
 }
 
-func TestCacheSizeCountsCompiledExpressions(t *testing.T) {
+func TestClassCacheSizeCountsCompiledExpressions(t *testing.T) {
 	t.Parallel()
 	path := strings.TrimSuffix(strings.Repeat("a || ", 200), " || ")
 	c, err := Parse(map[string]string{"objects": "- objectName: db\n  objectType: secretsmanager\n  jmesPath:\n    - path: " + path + "\n      objectAlias: x\n"}, 0o644, testCatalog)
