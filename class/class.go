@@ -29,8 +29,8 @@ type Class struct {
 	// PathTranslation is the character that replaces "/" in file names, or ""
 	// when translation is off (`pathTranslation: False`).
 	PathTranslation string
-	// Mode is the auth mode the class's parameters choose (usePodIdentity
-	// chooses EKS Pod Identity), else the catalog's default (IRSA).
+	// Mode is the auth mode the class's parameters choose among the
+	// catalog's modes, else the catalog's default (its first).
 	Mode AuthMode
 	// PreferredAddressType is "ipv4", "ipv6" or "auto" (lower case).
 	PreferredAddressType string
