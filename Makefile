@@ -36,9 +36,9 @@ bench:
 
 # Each fuzz target asserts a per-input allocation bound besides its oracle.
 fuzz:
-	$(GO) test ./provider/ -run '^$$' -fuzz '^FuzzParseClass$$' -fuzztime 30s
+	$(GO) test ./class/ -run '^$$' -fuzz '^FuzzParseClass$$' -fuzztime 30s
 	$(GO) test ./provider/ -run '^$$' -fuzz '^FuzzBuildFiles$$' -fuzztime 30s
-	$(GO) test ./provider/ -run '^$$' -fuzz '^FuzzJMESPath$$' -fuzztime 30s
+	$(GO) test ./jmes/ -run '^$$' -fuzz '^FuzzJMESPath$$' -fuzztime 30s
 	$(GO) test ./server/ -run '^$$' -fuzz '^FuzzAttributes$$' -fuzztime 30s
 
 clean:

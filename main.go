@@ -26,6 +26,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/csi-provider-aws/csi-provider-aws/auth"
+	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/provider"
 	"github.com/csi-provider-aws/csi-provider-aws/server"
 )
@@ -227,6 +228,7 @@ func run(args []string) error {
 		Credentials:            creds,
 		Fetcher:                fetcher,
 		Regions:                auth.NewRegions(lookup, cfg.Region, cfg.NodeName),
+		Catalog:                class.Catalog{Services: provider.Services(), Modes: auth.Modes()},
 		DriverWritesSecrets:    cfg.DriverWritesSecrets,
 		MaxResponseBytes:       cfg.MaxResponseBytes,
 		MaxAnswerBytesInFlight: cfg.MaxAnswerBytesInFlight,

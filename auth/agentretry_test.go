@@ -238,7 +238,7 @@ func TestResolveReportsTheAgentsCauseWithinTheMountsDeadline(t *testing.T) {
 	f.creds.podIdentity = NewPodIdentity(PodIdentityOptions{IPv4Endpoint: deadEndpoint(t), IPv6Endpoint: deadEndpoint(t)})
 	f.creds.minFlight = 0
 	req := request(t, "shop", "cart", "p1")
-	req.UsePodIdentity = true
+	req.Mode = ModePodIdentity
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_, _, err := f.creds.Resolve(ctx, req)

@@ -134,7 +134,7 @@ func NewCredentialsWithOptions(lookup Lookup, irsa *IRSA, podIdentity *PodIdenti
 }
 
 // Resolve decides who req acts as and returns credentials for exactly that
-// identity. In order: the mode (IRSA unless req.UsePodIdentity), the token
+// identity. In order: the mode (req.Mode, IRSA when empty), the token
 // for the mode's audience, CheckToken on it (and, with ScopePod, its pod
 // claim against the request's pod), the ServiceAccount's role
 // (IRSA), then cached credentials for Identity.Key or a new STS or agent
@@ -202,8 +202,12 @@ func (c *Credentials) identify(ctx context.Context, req Request) (Identity, exch
 			AttrPodUID)
 	}
 	audience := AudienceSTS
-	if req.UsePodIdentity {
+	switch req.Mode {
+	case ModeIRSA, "":
+	case ModePodIdentity:
 		id.Mode, audience = ModePodIdentity, AudiencePodIdentity
+	default:
+		return Identity{}, exchange{}, failure.New(failure.Internal, "the SecretProviderClass asks for auth mode %q, which this daemon does not have", req.Mode)
 	}
 	if (id.Mode == ModeIRSA && c.irsa == nil) || (id.Mode == ModePodIdentity && c.podIdentity == nil) {
 		return Identity{}, exchange{}, failure.New(failure.FailedPrecondition, "this daemon does not offer %s credentials", id.Mode)

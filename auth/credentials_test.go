@@ -97,7 +97,7 @@ func TestResolveRefusals(t *testing.T) {
 			func(r Request) Request { delete(r.Tokens, AudienceSTS); return r }, failure.FailedPrecondition,
 			[]string{`no service account token for audience "sts.amazonaws.com" in the request; add {audience: sts.amazonaws.com} to the tokenRequests of CSIDriver secrets-store.csi.k8s.io`}},
 		{"a Pod Identity request without the pods.eks.amazonaws.com token says which audience to add",
-			func(r Request) Request { delete(r.Tokens, AudiencePodIdentity); r.UsePodIdentity = true; return r },
+			func(r Request) Request { delete(r.Tokens, AudiencePodIdentity); r.Mode = ModePodIdentity; return r },
 			failure.FailedPrecondition, []string{`add {audience: pods.eks.amazonaws.com} to the tokenRequests`}},
 		{"a request whose token is for another ServiceAccount is refused",
 			func(r Request) Request { r.Tokens = request(t, "shop", "admin", "x").Tokens; return r },
@@ -139,7 +139,7 @@ func TestResolveRefusals(t *testing.T) {
 				serviceAccount("shop", "typo", "cart-role"))
 			// Cache credentials for shop/cart first: refusals must hold even then.
 			f.mustResolve(t, request(t, "shop", "cart", "cart-0"))
-			f.mustResolve(t, func() Request { r := request(t, "shop", "cart", "cart-0"); r.UsePodIdentity = true; return r }())
+			f.mustResolve(t, func() Request { r := request(t, "shop", "cart", "cart-0"); r.Mode = ModePodIdentity; return r }())
 			stsCalls, agentCalls := f.sts.count(), f.agent.calls.Load()
 
 			_, _, err := f.resolve(t, tt.req(request(t, "shop", "cart", "cart-1")))
@@ -365,7 +365,7 @@ func TestResolvePodIdentity(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t) // no ServiceAccount object: Pod Identity does not read it
 	req := request(t, "shop", "cart", "p1")
-	req.UsePodIdentity = true
+	req.Mode = ModePodIdentity
 	req.PreferredAddressType = "auto"
 	id, c := f.mustResolve(t, req)
 	if id.Mode != ModePodIdentity || id.RoleARN != "" || c.AccessKeyID != "ASIAPOD1" {
@@ -387,7 +387,7 @@ func TestResolvePodIdentity(t *testing.T) {
 		serviceAccount("shop", "cart", roleCart), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	req.UsePodIdentity = false
+	req.Mode = ModeIRSA
 	if _, c := f.mustResolve(t, req); c.AccessKeyID != "ASIA1" {
 		t.Errorf("IRSA for the same ServiceAccount got %s", c.AccessKeyID)
 	}
@@ -398,7 +398,7 @@ func TestResolveReportsAgentRefusal(t *testing.T) {
 	f := newFixture(t)
 	f.agent.status, f.agent.body = 400, `{"code":"ResourceNotFoundException","message":"no association"}`
 	req := request(t, "shop", "cart", "p1")
-	req.UsePodIdentity = true
+	req.Mode = ModePodIdentity
 	_, _, err := f.resolve(t, req)
 	wantKind(t, err, failure.FailedPrecondition, "ServiceAccount shop/cart needs an EKS Pod Identity association", "no association")
 }

@@ -147,7 +147,7 @@ func TestAgentDownThenSlowThenUp(t *testing.T) {
 			f := newFixture(t)
 			f.creds.podIdentity = NewPodIdentity(PodIdentityOptions{IPv4Endpoint: a.URL(), HTTPTimeout: tt.timeout})
 			req := request(t, "shop", "cart", "p1")
-			req.UsePodIdentity, req.PreferredAddressType = true, "ipv4"
+			req.Mode, req.PreferredAddressType = ModePodIdentity, "ipv4"
 			time.AfterFunc(tt.down, func() { a.Up(t) })
 
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

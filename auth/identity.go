@@ -3,11 +3,14 @@ package auth
 import (
 	"strings"
 
+	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
-// Mode is how a pod's identity becomes AWS credentials.
-type Mode string
+// Mode is how a pod's identity becomes AWS credentials: the auth mode a
+// parsed class carries (class.AuthMode), one of the modes table's
+// (modes.go).
+type Mode = class.AuthMode
 
 const (
 	// ModeIRSA is IAM Roles for Service Accounts: STS
@@ -42,7 +45,7 @@ type Identity struct {
 // new key, so credentials of the old role are never served again: with
 // NewInformerLookup that holds from the moment the watch delivers the change.
 //
-// Caveat (DESIGN invariant 2): by default (ScopeIdentity) the pod's name
+// Caveat (docs/design.md, invariant 2): by default (ScopeIdentity) the pod's name
 // and UID are not part of the key. The credentials cached for a key were
 // obtained with the token of the first pod that asked, so:
 //   - with Pod Identity they carry that pod's session tags
@@ -81,15 +84,16 @@ type Request struct {
 	Namespace, ServiceAccount, PodName, PodUID string
 	// Tokens are the service-account tokens kubelet sent, by audience.
 	Tokens map[string]Token
-	// UsePodIdentity, PreferredAddressType ("ipv4", "ipv6" or "auto"),
-	// Region and FailoverRegion come from the parsed SecretProviderClass;
-	// the caller fills them.
-	UsePodIdentity       bool
+	// Mode, PreferredAddressType ("ipv4", "ipv6" or "auto"), Region and
+	// FailoverRegion come from the parsed SecretProviderClass; the caller
+	// fills them. An empty Mode is IRSA, the default.
+	Mode                 Mode
 	PreferredAddressType string
 	Region               string
 	// FailoverRegion ("" = none) is where IRSA asks STS when STS in Region
-	// fails with anything but a client fault (SPEC section 5's rule): the
-	// credentials are cached under the same identity key (Region's).
+	// fails with anything but a client fault (docs/design.md, the failover
+	// rule): the credentials are cached under the same identity key
+	// (Region's).
 	FailoverRegion string
 }
 

@@ -37,7 +37,7 @@ func TestInvalidate(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, serviceAccount("shop", "cart", roleCart))
 			req := request(t, "shop", "cart", "p1")
-			req.UsePodIdentity = tt.podIdentity
+			req.Mode = modeOf(tt.podIdentity)
 			calls := func() int { return f.sts.count() + int(f.agent.calls.Load()) }
 			id, first := f.mustResolve(t, req)
 			f.clock.Set(t0.Add(tt.after))

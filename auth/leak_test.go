@@ -97,7 +97,7 @@ func TestNoErrorCarriesATokenOrCredential(t *testing.T) {
 	}()
 
 	// Pod Identity: the agent echoing the token, or not there at all.
-	req.UsePodIdentity = true
+	req.Mode = ModePodIdentity
 	errs = append(errs, agentErrors(t, podTok, req)...)
 	errs = append(errs, retryAndFailoverErrors(t, good, podTok)...)
 	errs = append(errs, nameAndPodClaimErrors(t, good)...)

@@ -42,7 +42,7 @@ func TestPodScopeChecksTheTokensPodClaim(t *testing.T) {
 				t.Parallel()
 				f := scopedFixture(t, tt.scope, false, serviceAccount("shop", "cart", roleCart))
 				req := request(t, "shop", "cart", "cart-1")
-				req.UsePodIdentity = podIdentity
+				req.Mode = modeOf(podIdentity)
 				// Credentials for this very pod are cached: the check must hold even then.
 				f.mustResolve(t, req)
 				calls := f.sts.count() + int(f.agent.calls.Load())

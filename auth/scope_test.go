@@ -79,7 +79,7 @@ func TestPodScopeGivesEachPodItsOwnCredentials(t *testing.T) {
 			f := scopedFixture(t, tt.scope, false, serviceAccount("shop", "cart", roleCart))
 			req := func(pod string) Request {
 				r := request(t, "shop", "cart", pod)
-				r.UsePodIdentity = tt.podIdentity
+				r.Mode = modeOf(tt.podIdentity)
 				return r
 			}
 			calls := func() int {

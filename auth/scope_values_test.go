@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/csi-provider-aws/csi-provider-aws/auth"
+	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakeaws"
 	"github.com/csi-provider-aws/csi-provider-aws/provider"
 )
@@ -80,9 +81,9 @@ func TestScopeDecidesWhoSharesValues(t *testing.T) {
 func mount(t *testing.T, creds *auth.Credentials, fetcher *provider.Fetcher, pod string) {
 	t.Helper()
 	ctx := context.Background()
-	class, err := provider.ParseClass(map[string]string{
+	c, err := class.Parse(map[string]string{
 		"region": "us-west-2", "objects": "- {objectName: db, objectType: secretsmanager}\n",
-	}, 0o644)
+	}, 0o644, class.Catalog{Services: provider.Services(), Modes: auth.Modes()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +96,7 @@ func mount(t *testing.T, creds *auth.Credentials, fetcher *provider.Fetcher, pod
 	if err != nil {
 		t.Fatalf("Resolve for %s: %v", pod, err)
 	}
-	values, err := fetcher.Fetch(ctx, provider.FetchRequest{Scope: id.Key(), Credentials: p, Class: class})
+	values, err := fetcher.Fetch(ctx, provider.FetchRequest{Scope: id.Key(), Credentials: p, Class: c, Region: "us-west-2"})
 	if err != nil || len(values) != 1 {
 		t.Fatalf("Fetch for %s: %d values, %v", pod, len(values), err)
 	}

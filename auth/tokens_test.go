@@ -243,7 +243,7 @@ func TestRequestFromAttributes(t *testing.T) {
 		if r.Tokens[AudienceSTS].Token != "jwt-a" {
 			t.Errorf("tokens = %v", r.Tokens)
 		}
-		if r.UsePodIdentity || r.Region != "" || r.PreferredAddressType != "" {
+		if r.Mode != "" || r.Region != "" || r.PreferredAddressType != "" {
 			t.Errorf("class-derived fields are set: %+v", r)
 		}
 	})

@@ -20,6 +20,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"k8s.io/client-go/kubernetes/scheme"
 
+	"github.com/csi-provider-aws/csi-provider-aws/auth"
+	spclass "github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/provider"
 )
 
@@ -124,16 +126,16 @@ func TestEveryExampleClassParsesAndMountsTheFilesItDocuments(t *testing.T) {
 				t.Errorf("apiVersion %q provider %q, want secrets-store.csi.x-k8s.io/v1 and aws", c.APIVersion, c.Spec.Provider)
 			}
 			params := parameters(t, &c.Spec.Parameters)
-			parsed, err := provider.ParseClass(params, driverPermission)
+			parsed, err := spclass.Parse(params, driverPermission, spclass.Catalog{Services: provider.Services(), Modes: auth.Modes()})
 			if err != nil {
-				t.Fatalf("ParseClass: %v", err)
+				t.Fatalf("Parse: %v", err)
 			}
 			region := parsed.Region
 			if region == "" {
 				region = nodeRegion
 			}
-			if err := parsed.WithRegion(region); err != nil {
-				t.Fatalf("WithRegion(%s): %v", region, err)
+			if err := parsed.CheckRegion(region); err != nil {
+				t.Fatalf("CheckRegion(%s): %v", region, err)
 			}
 			var got []string
 			for _, o := range parsed.Objects {

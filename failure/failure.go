@@ -191,8 +191,9 @@ func kindOfAPI(err error, api smithy.APIError) Kind {
 
 // IsClientFault reports whether err is an AWS error the SDK classifies as the
 // caller's fault (a modelled error such as AccessDenied or
-// ResourceNotFound). SPEC section 5: only those fail a mount outright; any
-// other failure of the primary region is covered by the failover region.
+// ResourceNotFound). Only those fail a mount outright; any other failure of
+// the primary region is covered by the failover region (docs/design.md, the
+// failover rule).
 func IsClientFault(err error) bool {
 	var api smithy.APIError
 	if !errors.As(err, &api) {
@@ -305,4 +306,16 @@ func Describe(err error) string {
 		return "timed out waiting for AWS"
 	}
 	return err.Error()
+}
+
+// Bytes formats a size for a message: "4.0 MiB", "64.0 KiB", "100 bytes".
+// Messages about limits say sizes this way, whichever package checks them.
+func Bytes(n int) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

@@ -109,3 +109,11 @@ func TestIsCredentialRejected(t *testing.T) {
 		})
 	}
 }
+
+func TestBytesSaysSizesAsTheLimitsDo(t *testing.T) {
+	for n, want := range map[int]string{100: "100 bytes", 1023: "1023 bytes", 64 << 10: "64.0 KiB", 80 << 10: "80.0 KiB", 4 << 20: "4.0 MiB", 1<<20 + 1<<19: "1.5 MiB"} {
+		if got := Bytes(n); got != want {
+			t.Errorf("Bytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -13,8 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/middleware"
 	"golang.org/x/sync/semaphore"
@@ -137,64 +135,41 @@ func recordCalls(rec CallRecorder) func(*middleware.Stack) error {
 	}
 }
 
-// SecretsManagerAPI is the part of the Secrets Manager client the daemon uses.
-type SecretsManagerAPI interface {
-	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
-	BatchGetSecretValue(ctx context.Context, in *secretsmanager.BatchGetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.BatchGetSecretValueOutput, error)
-	DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
-}
-
-// ParameterStoreAPI is the part of the SSM client the daemon uses.
-type ParameterStoreAPI interface {
-	GetParameters(ctx context.Context, in *ssm.GetParametersInput, optFns ...func(*ssm.Options)) (*ssm.GetParametersOutput, error)
-}
-
 // Clients holds one long-lived client per (service, region), built lazily
 // from the process's AWS configuration and shared by every Mount.
+// Each service's file adds the accessor of its client.
 type Clients struct {
 	base aws.Config
 
-	mu  sync.Mutex
-	sm  map[string]SecretsManagerAPI
-	ssm map[string]ParameterStoreAPI
-	sts map[string]*sts.Client
+	mu      sync.Mutex
+	clients map[clientKey]any
 }
+
+// clientKey names one client: its service and region.
+type clientKey struct{ service, region string }
 
 // NewClients returns a client set built from base (see LoadAWSConfig).
 func NewClients(base aws.Config) *Clients {
-	return &Clients{base: base, sm: map[string]SecretsManagerAPI{}, ssm: map[string]ParameterStoreAPI{}, sts: map[string]*sts.Client{}}
-}
-
-// SecretsManager returns the Secrets Manager client for region.
-func (c *Clients) SecretsManager(region string) SecretsManagerAPI {
-	return perRegion(c, c.sm, region, func() SecretsManagerAPI {
-		return secretsmanager.NewFromConfig(c.base, func(o *secretsmanager.Options) { o.Region = region })
-	})
-}
-
-// ParameterStore returns the SSM client for region.
-func (c *Clients) ParameterStore(region string) ParameterStoreAPI {
-	return perRegion(c, c.ssm, region, func() ParameterStoreAPI {
-		return ssm.NewFromConfig(c.base, func(o *ssm.Options) { o.Region = region })
-	})
+	return &Clients{base: base, clients: map[clientKey]any{}}
 }
 
 // STS returns the STS client for region (regional endpoint), used by package
 // auth for AssumeRoleWithWebIdentity; it honours AWS_ENDPOINT_URL_STS.
 func (c *Clients) STS(region string) *sts.Client {
-	return perRegion(c, c.sts, region, func() *sts.Client {
+	return perRegion(c, "sts", region, func() *sts.Client {
 		return sts.NewFromConfig(c.base, func(o *sts.Options) { o.Region = region })
 	})
 }
 
-// perRegion returns m's client for region, building it once.
-func perRegion[T any](c *Clients, m map[string]T, region string, build func() T) T {
+// perRegion returns the client of service for region, building it once.
+func perRegion[T any](c *Clients, service, region string, build func() T) T {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	cl, ok := m[region]
+	k := clientKey{service, region}
+	cl, ok := c.clients[k].(T)
 	if !ok {
 		cl = build()
-		m[region] = cl
+		c.clients[k] = cl
 	}
 	return cl
 }

@@ -68,20 +68,21 @@ func (c *valueCache) keep() time.Duration { return max(c.ttl, c.staleMax) }
 
 // cacheKey names one object read in one region under one identity scope.
 // The separator cannot occur in scopes, regions or AWS names.
-func cacheKey(scope, region string, l lookup) string {
+func cacheKey(scope, region string, l objectRead) string {
 	label := l.versionLabel
-	if l.typ == SecretsManager && l.version == "" && label == "AWSCURRENT" {
+	if l.version == "" && label != "" && label == l.svc.currentLabel {
 		label = "" // the same value as no label: one entry, one read
 	}
-	return strings.Join([]string{scope, region, string(l.typ), l.name, l.version, label}, "\x00")
+	return strings.Join([]string{scope, region, string(l.svc.objectType), l.name, l.version, label}, "\x00")
 }
 
-// pinned reports whether a lookup names a value that can never change: a
-// Secrets Manager VersionId. An SSM version number is not one: a parameter
-// deleted and created again starts from version 1 with another value.
-// Labels and stages move, so they are never pinned.
-func (l lookup) pinned() bool {
-	return l.typ == SecretsManager && l.version != ""
+// pinned reports whether a read names a value that can never change: a
+// version of a service whose versions pin values (a Secrets Manager
+// VersionId; not an SSM version number: a parameter deleted and created
+// again starts from version 1 with another value). Labels and stages move,
+// so they are never pinned.
+func (l objectRead) pinned() bool {
+	return l.svc.versionPins && l.version != ""
 }
 
 // lookup returns the entry for key and how usable it is for a caller that

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/singleflight"
 	"k8s.io/klog/v2"
 
+	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
@@ -20,11 +21,10 @@ import (
 // credentials of one identity, through an identity-scoped value cache. It
 // knows nothing of files or pods.
 type Fetcher struct {
-	secrets    func(region string) SecretsManagerAPI
-	parameters func(region string) ParameterStoreAPI
-	opts       FetcherOptions
-	cache      *valueCache
-	flight     singleflight.Group
+	clients *Clients
+	opts    FetcherOptions
+	cache   *valueCache
+	flight  singleflight.Group
 	// noBatch remembers, per scope and region, that the role may not call
 	// BatchGetSecretValue, so the denied call is not repeated every Mount.
 	noBatch *expiringSet
@@ -80,10 +80,6 @@ type FetchObserver interface {
 
 // NewFetcher returns a Fetcher over the long-lived clients in c.
 func NewFetcher(c *Clients, opts FetcherOptions) *Fetcher {
-	return newFetcher(c.SecretsManager, c.ParameterStore, opts)
-}
-
-func newFetcher(sm func(string) SecretsManagerAPI, ps func(string) ParameterStoreAPI, opts FetcherOptions) *Fetcher {
 	if opts.MaxEntries <= 0 {
 		opts.MaxEntries = 10000
 	}
@@ -109,7 +105,7 @@ func newFetcher(sm func(string) SecretsManagerAPI, ps func(string) ParameterStor
 		}
 	}
 	return &Fetcher{
-		secrets: sm, parameters: ps, opts: opts,
+		clients: c, opts: opts,
 		cache:           newValueCache(opts.CacheTTL, opts.StaleMax, opts.MaxEntries, opts.MaxBytes, opts.Clock),
 		noBatch:         newExpiringSet(4096, opts.Clock),
 		failoverChecked: newExpiringSet(4096, opts.Clock),
@@ -130,8 +126,11 @@ type FetchRequest struct {
 	Scope string
 	// Credentials are the pod identity's; every AWS call is signed with them.
 	Credentials aws.CredentialsProvider
-	// Class is the validated class, its Region already resolved.
-	Class *Class
+	// Class is the validated class.
+	Class *class.Class
+	// Region is the primary region, resolved for this Mount and checked
+	// with Class.CheckRegion.
+	Region string
 	// NotBefore is the start of this pod's previous successful Mount when
 	// this one is a republish (zero otherwise): no value AWS confirmed before
 	// it is served from the cache (docs/design.md, invariant 8), so a
@@ -139,10 +138,12 @@ type FetchRequest struct {
 	NotBefore time.Time
 }
 
-// lookup is one object to read in one region.
-type lookup struct {
+// objectRead is one object to read in one region: the object itself in
+// the primary region, or what its failoverObject names in the failover
+// region.
+type objectRead struct {
 	index        int // position in Class.Objects
-	typ          ObjectType
+	svc          *service
 	name         string
 	version      string
 	versionLabel string
@@ -163,20 +164,23 @@ func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) ([]Value, error) 
 	values := make([]Value, len(c.Objects))
 	rctx, cancel := f.readContext(ctx)
 	defer cancel()
-	primary := primaryLookups(c)
-	errs := f.read(rctx, req, c.Region, primary, values)
+	p, err := planReads(c)
+	if err != nil {
+		return nil, err
+	}
+	errs := f.read(rctx, req, req.Region, p.primary, values)
 
-	var retry []lookup
+	var retry []objectRead
 	for i, err := range errs {
 		if err != nil && c.FailoverRegion != "" && !failure.IsClientFault(err) {
-			retry = append(retry, failoverLookups(c)[i])
+			retry = append(retry, p.failover[i])
 		}
 	}
 	var failoverErrs []error
 	if len(retry) > 0 {
 		failoverErrs = f.read(rctx, req, c.FailoverRegion, retry, values)
 	} else if c.FailoverRegion != "" {
-		f.checkFailover(req)
+		f.checkFailover(req, p.failover)
 	}
 
 	var out []error
@@ -189,10 +193,10 @@ func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) ([]Value, error) 
 		if ferr == nil && c.FailoverRegion != "" && !failure.IsClientFault(err) {
 			continue // covered by the failover region
 		}
-		if f.serveStale(req, i, err, ferr, values) {
+		if f.serveStale(req, p, i, err, ferr, values) {
 			continue
 		}
-		out = append(out, objectError(o, c.Region, err, c.FailoverRegion, ferr))
+		out = append(out, objectError(o, p.primary[i].svc, req.Region, err, c.FailoverRegion, ferr))
 	}
 	if len(out) > 0 {
 		return nil, joinFailures(out)
@@ -215,7 +219,7 @@ func (f *Fetcher) readContext(ctx context.Context) (context.Context, context.Can
 
 // errorFor returns the failover error of object index, or nil when it was
 // not retried or succeeded.
-func errorFor(errs []error, retried []lookup, index int) error {
+func errorFor(errs []error, retried []objectRead, index int) error {
 	for j, l := range retried {
 		if l.index == index {
 			return errs[j]
@@ -224,37 +228,41 @@ func errorFor(errs []error, retried []lookup, index int) error {
 	return nil
 }
 
-// primaryLookups returns what the primary region is asked for each object.
-func primaryLookups(c *Class) []lookup {
-	out := make([]lookup, len(c.Objects))
-	for i, o := range c.Objects {
-		out[i] = lookup{index: i, typ: o.Type, name: o.Name, version: o.Version, versionLabel: o.VersionLabel}
-	}
-	return out
+// plan is what a Fetch asks for each object of the class, by position: of
+// the primary region, and of the failover region (its failoverObject where
+// it has one, else the same object).
+type plan struct {
+	primary, failover []objectRead
 }
 
-// failoverLookups returns what the failover region is asked for each object:
-// its failoverObject where it has one, else the same object.
-func failoverLookups(c *Class) []lookup {
-	out := primaryLookups(c)
-	for i, o := range c.Objects {
-		if o.Failover != nil {
-			out[i].name, out[i].version, out[i].versionLabel = o.Failover.Name, o.Failover.Version, o.Failover.VersionLabel
+// planReads finds the service of every object; one without a row in the
+// services table fails the whole Fetch (an Internal error).
+func planReads(c *class.Class) (plan, error) {
+	p := plan{primary: make([]objectRead, len(c.Objects)), failover: make([]objectRead, len(c.Objects))}
+	for i := range c.Objects {
+		o := &c.Objects[i]
+		svc, err := serviceOf(o)
+		if err != nil {
+			return plan{}, err
+		}
+		p.primary[i] = objectRead{index: i, svc: svc, name: o.Name, version: o.Version, versionLabel: o.VersionLabel}
+		p.failover[i] = p.primary[i]
+		if fo := o.Failover; fo != nil {
+			p.failover[i].name, p.failover[i].version, p.failover[i].versionLabel = fo.Name, fo.Version, fo.VersionLabel
 		}
 	}
-	return out
+	return p, nil
 }
 
 // checkFailover reads the class's failover objects in the background, at
 // most once per FailoverCheckEvery per identity and class, and reports any
 // that the failover region would refuse: a misconfigured failover object is
 // found while the primary still answers, without doubling steady-state calls.
-func (f *Fetcher) checkFailover(req FetchRequest) {
+func (f *Fetcher) checkFailover(req FetchRequest, reads []objectRead) {
 	c := req.Class
-	lookups := failoverLookups(c)
 	var sig strings.Builder
 	sig.WriteString(req.Scope + "\x00" + c.FailoverRegion)
-	for _, l := range lookups {
+	for _, l := range reads {
 		sig.WriteString("\x00" + cacheKey("", "", l))
 	}
 	if !f.failoverChecked.addIfAbsent(sig.String(), f.opts.FailoverCheckEvery) {
@@ -266,22 +274,22 @@ func (f *Fetcher) checkFailover(req FetchRequest) {
 		ctx, cancel := context.WithTimeout(context.Background(), f.opts.CallTimeout)
 		defer cancel()
 		values := make([]Value, len(c.Objects))
-		errs := f.read(ctx, FetchRequest{Scope: req.Scope, Credentials: req.Credentials}, c.FailoverRegion, lookups, values)
+		errs := f.read(ctx, FetchRequest{Scope: req.Scope, Credentials: req.Credentials}, c.FailoverRegion, reads, values)
 		for i, err := range errs {
 			if err != nil && failure.IsClientFault(err) {
 				o := c.Objects[i]
 				f.opts.OnFailoverProblem(failure.Wrap(failure.KindOf(err), err, "objects[%d] %s %q in failover region %s",
-					o.Index, serviceNoun(o.Type), lookups[i].name, c.FailoverRegion))
+					o.Index, reads[i].svc.noun, reads[i].name, c.FailoverRegion))
 			}
 		}
 	}()
 }
 
 // objectError builds the message a user reads in `kubectl describe pod`.
-func objectError(o Object, region string, err error, failoverRegion string, ferr error) error {
-	what := fmt.Sprintf("objects[%d] %s %q", o.Index, serviceNoun(o.Type), o.Name)
+func objectError(o class.Object, svc *service, region string, err error, failoverRegion string, ferr error) error {
+	what := fmt.Sprintf("objects[%d] %s %q", o.Index, svc.noun, o.Name)
 	kind := failure.KindOf(err)
-	msg := fmt.Sprintf("%s in %s: %s%s", what, region, failure.Describe(err), hint(kind, o.Type))
+	msg := fmt.Sprintf("%s in %s: %s%s", what, region, failure.Describe(err), svc.hint(kind))
 	if ferr != nil {
 		name := o.Name
 		if o.Failover != nil {
@@ -293,27 +301,6 @@ func objectError(o Object, region string, err error, failoverRegion string, ferr
 		}
 	}
 	return &failure.Error{Kind: kind, Msg: msg, Causes: []error{err, ferr}}
-}
-
-func serviceNoun(t ObjectType) string {
-	if t == ParameterStore {
-		return "SSM parameter"
-	}
-	return "Secrets Manager secret"
-}
-
-// hint says what to do about the most common failures.
-func hint(k failure.Kind, t ObjectType) string {
-	switch k {
-	case failure.PermissionDenied:
-		if t == ParameterStore {
-			return " (allow ssm:GetParameters, and kms:Decrypt for SecureString, in the role's policy)"
-		}
-		return " (allow secretsmanager:GetSecretValue, and kms:Decrypt for a customer-managed key, in the role's policy)"
-	case failure.NotFound:
-		return " (check objectName, objectVersion and objectVersionLabel, and the region)"
-	}
-	return ""
 }
 
 // joinFailures combines per-object failures into one classified error whose

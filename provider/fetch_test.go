@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakeaws"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
@@ -65,21 +66,28 @@ func credsFor(fake *fakeaws.Server, role, session string) aws.CredentialsProvide
 }
 
 // secrets seeds n secrets in region and returns a class that lists them.
-func (e *fetchEnv) secrets(region string, n int) *Class {
-	c := &Class{Region: region}
+// regional is a class and the primary region its Mounts read in (the
+// server resolves it and passes it beside the class).
+type regional struct {
+	*class.Class
+	region string
+}
+
+func (e *fetchEnv) secrets(region string, n int) regional {
+	c := regional{region: region, Class: &class.Class{}}
 	for i := range n {
 		name := fmt.Sprintf("s%02d", i)
 		e.aws.PutSecretString(region, name, "v1-"+name)
-		c.Objects = append(c.Objects, Object{Index: i, Name: name, Type: SecretsManager, FileName: name, Mode: 0o644})
+		c.Objects = append(c.Objects, class.Object{Index: i, Name: name, Type: SecretsManager, FileName: name, Mode: 0o644})
 	}
 	return c
 }
 
-func (e *fetchEnv) fetch(scope string, c *Class) ([]Value, error) {
-	return e.f.Fetch(context.Background(), FetchRequest{Scope: scope, Credentials: e.creds, Class: c})
+func (e *fetchEnv) fetch(scope string, c regional) ([]Value, error) {
+	return e.f.Fetch(context.Background(), FetchRequest{Scope: scope, Credentials: e.creds, Class: c.Class, Region: c.region})
 }
 
-func (e *fetchEnv) mustFetch(scope string, c *Class) []Value {
+func (e *fetchEnv) mustFetch(scope string, c regional) []Value {
 	e.t.Helper()
 	v, err := e.fetch(scope, c)
 	if err != nil {
@@ -158,7 +166,7 @@ func TestTheValueCache(t *testing.T) {
 		other := "irsa/denied/app"
 		deniedRole := "arn:aws:iam::123456789012:role/denied"
 		e.aws.DenySecret(deniedRole, "s01")
-		_, err := e.f.Fetch(context.Background(), FetchRequest{Scope: other, Credentials: credsFor(e.aws, deniedRole, "d"), Class: c})
+		_, err := e.f.Fetch(context.Background(), FetchRequest{Scope: other, Credentials: credsFor(e.aws, deniedRole, "d"), Class: c.Class, Region: c.region})
 		if failure.KindOf(err) != failure.PermissionDenied || !strings.Contains(err.Error(), `"s01"`) {
 			t.Errorf("err = %v, want PermissionDenied naming s01", err)
 		}
@@ -172,10 +180,10 @@ func TestPinnedVersionsAreConfirmedEveryTTLNotServedForever(t *testing.T) {
 	e.aws.PutSecretString("us-west-2", "db", "two")
 	e.aws.PutParameter("us-west-2", "/p", "String", "p1")
 	e.aws.PutParameter("us-west-2", "/p", "String", "p2")
-	c := &Class{Region: "us-west-2", Objects: []Object{
+	c := regional{region: "us-west-2", Class: &class.Class{Objects: []class.Object{
 		{Index: 0, Name: "db", Type: SecretsManager, Version: v1},
 		{Index: 1, Name: "/p", Type: ParameterStore, Version: "1"},
-	}}
+	}}}
 	v := e.mustFetch("scope", c)
 	if string(v[0].Data) != "one" || string(v[1].Data) != "p1" || v[1].Version != "1" {
 		t.Fatalf("values = %q %q", v[0].Data, v[1].Data)
@@ -226,7 +234,7 @@ func TestPinnedVersionsAreConfirmedEveryTTLNotServedForever(t *testing.T) {
 func TestAPinnedVersionAllowedWhenTheCurrentOneIsDeniedIsStillServed(t *testing.T) {
 	e := newFetchEnv(t, FetcherOptions{CacheTTL: time.Minute})
 	_, v1 := e.aws.PutSecretString("us-west-2", "db", "one")
-	c := &Class{Region: "us-west-2", Objects: []Object{{Index: 0, Name: "db", Type: SecretsManager, Version: v1}}}
+	c := regional{region: "us-west-2", Class: &class.Class{Objects: []class.Object{{Index: 0, Name: "db", Type: SecretsManager, Version: v1}}}}
 	e.mustFetch("scope", c)
 	e.aws.DenyAction(testRole, "secretsmanager:BatchGetSecretValue")
 	e.clock.advance(2 * time.Minute)
@@ -248,10 +256,10 @@ func TestLabelsAreReadAgainAfterTheTTL(t *testing.T) {
 	if err := e.aws.LabelParameter("us-west-2", "/p", v1, "stable"); err != nil {
 		t.Fatal(err)
 	}
-	c := &Class{Region: "us-west-2", Objects: []Object{
+	c := regional{region: "us-west-2", Class: &class.Class{Objects: []class.Object{
 		{Index: 0, Name: "db", Type: SecretsManager, VersionLabel: "AWSPREVIOUS"},
 		{Index: 1, Name: "/p", Type: ParameterStore, VersionLabel: "stable"},
-	}}
+	}}}
 	v := e.mustFetch("scope", c)
 	if string(v[0].Data) != "one" || string(v[1].Data) != "p1" {
 		t.Fatalf("values = %q %q", v[0].Data, v[1].Data)
@@ -278,7 +286,7 @@ func TestNotBeforeRefusesValuesConfirmedBeforeThePodsPreviousMount(t *testing.T)
 	e.calls()
 	e.clock.advance(time.Second)
 
-	v, err := e.f.Fetch(context.Background(), FetchRequest{Scope: "scope", Credentials: e.creds, Class: c, NotBefore: previousMount})
+	v, err := e.f.Fetch(context.Background(), FetchRequest{Scope: "scope", Credentials: e.creds, Class: c.Class, Region: c.region, NotBefore: previousMount})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +298,7 @@ func TestNotBeforeRefusesValuesConfirmedBeforeThePodsPreviousMount(t *testing.T)
 	}
 	t.Run("other pods whose previous Mount came before that read share it", func(t *testing.T) {
 		for range 5 {
-			if _, err := e.f.Fetch(context.Background(), FetchRequest{Scope: "scope", Credentials: e.creds, Class: c, NotBefore: previousMount}); err != nil {
+			if _, err := e.f.Fetch(context.Background(), FetchRequest{Scope: "scope", Credentials: e.creds, Class: c.Class, Region: c.region, NotBefore: previousMount}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -430,11 +438,11 @@ func TestBatchPartialFailuresNameTheRightObject(t *testing.T) {
 
 func TestParametersAreBatchedByTenAndCached(t *testing.T) {
 	e := newFetchEnv(t, FetcherOptions{CacheTTL: time.Minute})
-	c := &Class{Region: "us-west-2"}
+	c := regional{region: "us-west-2", Class: &class.Class{}}
 	for i := range 12 {
 		name := fmt.Sprintf("/app/p%02d", i)
 		e.aws.PutParameter("us-west-2", name, "SecureString", "value-"+name)
-		c.Objects = append(c.Objects, Object{Index: i, Name: name, Type: ParameterStore})
+		c.Objects = append(c.Objects, class.Object{Index: i, Name: name, Type: ParameterStore})
 	}
 	v := e.mustFetch("scope", c)
 	if string(v[11].Data) != "value-/app/p11" || v[11].Version != "1" {
@@ -452,9 +460,9 @@ func TestFailoverObjectsAreCheckedInTheBackgroundOncePerInterval(t *testing.T) {
 	e := newFetchEnv(t, FetcherOptions{CacheTTL: time.Minute, FailoverCheckEvery: 10 * time.Minute,
 		OnFailoverProblem: func(err error) { mu.Lock(); problems = append(problems, err); mu.Unlock() }})
 	e.aws.PutSecretString("us-east-1", "db", "east")
-	c := &Class{Region: "us-east-1", FailoverRegion: "us-west-2", Objects: []Object{
-		{Index: 0, Name: "db", Type: SecretsManager, Alias: "db", Failover: &FailoverObject{Name: "db-replica"}},
-	}}
+	c := regional{region: "us-east-1", Class: &class.Class{FailoverRegion: "us-west-2", Objects: []class.Object{
+		{Index: 0, Name: "db", Type: SecretsManager, Alias: "db", Failover: &class.FailoverObject{Name: "db-replica"}},
+	}}}
 	v := e.mustFetch("scope", c)
 	e.f.Wait()
 	if string(v[0].Data) != "east" {
@@ -481,7 +489,7 @@ func TestFailoverCoversServerFaultsOnly(t *testing.T) {
 	e := newFetchEnv(t, FetcherOptions{CacheTTL: time.Minute})
 	e.aws.PutSecretString("us-east-1", "db", "east")
 	_, westV := e.aws.PutSecretString("us-west-2", "db", "west")
-	c := &Class{Region: "us-east-1", FailoverRegion: "us-west-2", Objects: []Object{{Index: 0, Name: "db", Type: SecretsManager}}}
+	c := regional{region: "us-east-1", Class: &class.Class{FailoverRegion: "us-west-2", Objects: []class.Object{{Index: 0, Name: "db", Type: SecretsManager}}}}
 	e.aws.Inject(fakeaws.Fault{Region: "us-east-1", Status: 500})
 	v := e.mustFetch("scope", c)
 	if string(v[0].Data) != "west" || v[0].Version != westV {
@@ -492,5 +500,24 @@ func TestFailoverCoversServerFaultsOnly(t *testing.T) {
 	_, err := e.fetch("scope2", c)
 	if !errors.Is(err, err) || failure.KindOf(err) != failure.PermissionDenied {
 		t.Errorf("err = %v, want the primary's denial, not the failover value", err)
+	}
+}
+
+// TestAnObjectTypeWithoutAServiceIsAnInternalError: every read dispatches
+// through the services table, and a type no row reads is a bug, never a
+// read from another service.
+func TestAnObjectTypeWithoutAServiceIsAnInternalError(t *testing.T) {
+	e := newFetchEnv(t, FetcherOptions{CacheTTL: time.Minute})
+	e.aws.PutSecretString("us-west-2", "db", "v1")
+	c := regional{region: "us-west-2", Class: &class.Class{Objects: []class.Object{
+		{Index: 0, Name: "db", Type: SecretsManager},
+		{Index: 1, Name: "db", Type: "vault"},
+	}}}
+	_, err := e.fetch("scope", c)
+	if failure.KindOf(err) != failure.Internal || !strings.Contains(err.Error(), `objects[1] "db" has objectType "vault"`) {
+		t.Errorf("err = %v, want an Internal error naming objects[1] and its type", err)
+	}
+	if got := e.calls(); len(got) != 0 {
+		t.Errorf("calls = %v, want none", got)
 	}
 }

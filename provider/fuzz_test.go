@@ -1,20 +1,19 @@
 package provider
 
 import (
-	"encoding/json"
 	"path"
 	"strings"
 	"testing"
 
-	"github.com/jmespath-community/go-jmespath/pkg/api"
-
+	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/jmes"
 )
 
-// checkAcceptedPath is the fuzz targets' oracle for a file path, written
-// independently of checkRelPath: whatever ParseClass or BuildFiles accepts
-// must be relative, clean and free of "..", or the driver (or WriteFiles)
-// would write outside the mount.
+// checkAcceptedPath is the fuzz target's oracle for a file path, written
+// independently of class.CheckRelPath: whatever BuildFiles accepts must be
+// relative, clean and free of "..", or the driver (or WriteFiles) would
+// write outside the mount. (class's FuzzParseClass has the same oracle.)
 func checkAcceptedPath(t *testing.T, p string) {
 	t.Helper()
 	if p == "" || p == "." || path.IsAbs(p) || path.Clean(p) != p {
@@ -44,95 +43,6 @@ func boundAllocations(t *testing.T, f func()) {
 	}
 }
 
-func FuzzParseClass(f *testing.F) {
-	for _, seed := range []struct{ objects, translation string }{
-		{oneSecret, ""},
-		{yamlLines("- objectName: a/b", "  objectType: secretsmanager", "- objectName: a_b", "  objectType: secretsmanager"), ""},
-		{yamlLines("- objectName: /app/../db", "  objectType: ssmparameter"), "False"},
-		{yamlLines("- objectName: "+smARN, "  objectAlias: x", "  filePermission: 0600"), "é"},
-		{yamlLines("- objectName: db", "  objectType: secretsmanager", "  jmesPath:", "    - path: a.b", "      objectAlias: ../x"), "false"},
-		{yamlLines("- objectName: db", "  objectType: secretsmanager", "  objectAlias: x",
-			"  failoverObject:", "    objectName: "+smARNWest), ""},
-		{yamlLines("- &a {objectName: a, objectType: ssmparameter}", "- <<: *a", "  objectAlias: a/b/c"), "FALSE"},
-		{"[]", ""},
-		{"- ", ""},
-		{"{", "/"},
-		{yamlLines("- objectName: db", "  objectType: secretsmanager", "  jmesPath:",
-			"    - {path: 'pad_left(a, `99999999`)', objectAlias: p}", "    - {path: '[@,@][].[@,@]', objectAlias: q}"), ""},
-		{"- &o {objectName: a, objectType: secretsmanager, jmesPath: [&j {path: a, objectAlias: b}, *j]}\n- *o\n- *o\n", ""},
-		{entries(101), ""},
-		{withJMESPath("db", 101), ""},
-	} {
-		f.Add(seed.objects, seed.translation)
-	}
-	f.Fuzz(func(t *testing.T, objects, translation string) {
-		var c *Class
-		var err error
-		boundAllocations(t, func() {
-			c, err = ParseClass(map[string]string{
-				"objects":         objects,
-				"pathTranslation": translation,
-				"failoverRegion":  "us-west-2",
-			}, 0o644)
-		})
-		if err != nil {
-			if k := failure.KindOf(err); k != failure.InvalidArgument {
-				t.Fatalf("ParseClass error of kind %v, want InvalidArgument: %v", k, err)
-			}
-			return
-		}
-		if len(c.Objects) == 0 {
-			t.Fatal("ParseClass accepted a class without objects")
-		}
-		if len(objects) > maxObjectsBytes || len(c.Objects) > maxObjects {
-			t.Fatalf("ParseClass accepted %d bytes of objects listing %d entries", len(objects), len(c.Objects))
-		}
-		files := 0
-		for _, o := range c.Objects {
-			files += 1 + len(o.JMESPath)
-			if len(o.JMESPath) > maxJMESPathEntries {
-				t.Fatalf("ParseClass accepted %d jmesPath entries in one object", len(o.JMESPath))
-			}
-			for _, j := range o.JMESPath {
-				if len(j.Path) > maxExprBytes || j.expr == nil || exprDepth(j.Path) > maxExprDepth {
-					t.Fatalf("ParseClass accepted the path %q unchecked", j.Path)
-				}
-			}
-		}
-		if files > maxFiles {
-			t.Fatalf("ParseClass accepted a class of %d files", files)
-		}
-		seen := map[string]bool{}
-		claim := func(p string, mode int32) {
-			checkAcceptedPath(t, p)
-			if seen[p] {
-				t.Fatalf("two files share the path %q", p)
-			}
-			seen[p] = true
-			if mode < 0 || mode > 0o777 {
-				t.Fatalf("file %q has mode %#o", p, mode)
-			}
-		}
-		for _, o := range c.Objects {
-			if o.Name == "" || (o.Type != SecretsManager && o.Type != ParameterStore) {
-				t.Fatalf("accepted object %+v", o)
-			}
-			claim(o.FileName, o.Mode)
-			for _, j := range o.JMESPath {
-				claim(j.FileName, j.Mode)
-			}
-		}
-		for p := range seen {
-			for d := path.Dir(p); d != "."; d = path.Dir(d) {
-				if seen[d] {
-					t.Fatalf("file %q is also the directory of %q", d, p)
-				}
-			}
-		}
-		_ = c.WithRegion("us-east-1") // must not panic
-	})
-}
-
 func FuzzBuildFiles(f *testing.F) {
 	for _, seed := range []struct {
 		value []byte
@@ -151,12 +61,12 @@ func FuzzBuildFiles(f *testing.F) {
 		f.Add(seed.value, seed.expr)
 	}
 	f.Fuzz(func(t *testing.T, value []byte, expr string) {
-		if _, err := compileJMESPath(expr); err != nil {
-			return // ParseClass refuses these before BuildFiles sees them
+		if _, err := jmes.Compile(expr); err != nil {
+			return // class.Parse refuses these before BuildFiles sees them
 		}
-		c := &Class{Objects: []Object{{
+		c := &class.Class{Objects: []class.Object{{
 			Name: "db", Type: SecretsManager, FileName: "db", Mode: 0o644,
-			JMESPath: []JMESPathFile{{Path: expr, FileName: "out", Mode: 0o600}},
+			JMESPath: []class.JMESPathFile{{Path: expr, FileName: "out", Mode: 0o600}},
 		}}}
 		var files []File
 		var err error
@@ -180,94 +90,4 @@ func FuzzBuildFiles(f *testing.F) {
 			}
 		}
 	})
-}
-
-// FuzzJMESPath compiles a fuzzed expression and evaluates it over a fuzzed
-// JSON document. Whatever compiles must evaluate within the allocation
-// bound, never panic out, never quote the document in an error, and agree
-// with the library's own evaluation when the budget lets it finish.
-func FuzzJMESPath(f *testing.F) {
-	for _, seed := range []struct{ expr, doc string }{
-		{"username", dbJSON},
-		{"join(',', hosts)", dbJSON},
-		{"pad_left(username, `200000000`)", dbJSON},
-		{"replace(replace(replace(password, 'a', 'aaaaaaaaaa'), 'a', 'aaaaaaaaaa'), 'a', 'aaaaaaaaaa')", `{"password":"aaaaaaaaaaaaaaaaaaaa"}`},
-		{"[@,@][].[@,@][].[@,@][].[@,@][].[@,@][].[@,@]", `[1,2,3]`},
-		{"to_string([@,@,@,@,@,@,@,@])", `{"a":["x","y","z"]}`},
-		{"sort_by(users, &name)[0].name", `{"users":[{"name":"b"},{"name":"a"}]}`},
-		{"map(&split(@, ''), words)", `{"words":["abc","def"]}`},
-		{"zip(a, a, a)", `{"a":[1,2,3]}`},
-		{"find_first('abc', 'b', `5`)", `null`},
-		{"items(@)[?[1] == `1`]", `{"x":1,"y":2}`},
-	} {
-		f.Add(seed.expr, []byte(seed.doc))
-	}
-	f.Fuzz(func(t *testing.T, expr string, raw []byte) {
-		var e *jmesExpr
-		var err error
-		boundAllocations(t, func() { e, err = compileJMESPath(expr) })
-		if err != nil || len(raw) > maxDocumentBytes {
-			return
-		}
-		var doc any
-		if json.Unmarshal(raw, &doc) != nil {
-			return
-		}
-		var res any
-		boundAllocations(t, func() { res, err = e.evaluate(doc, nil) })
-		if err != nil {
-			if len(raw) >= 16 && !strings.Contains(expr, string(raw)) && strings.Contains(err.Error(), string(raw)) {
-				t.Fatalf("error %q quotes the document", err)
-			}
-			return
-		}
-		// The budget let it finish, so the library alone does the same
-		// bounded work, and gets the same result wherever map order
-		// cannot change it.
-		want, werr := api.Search(expr, doc)
-		if werr != nil {
-			t.Fatalf("evaluate(%q) = %v, but the library fails with %v", expr, res, werr)
-		}
-		if orderFree(expr, doc) && !sameJSON(res, want) {
-			t.Fatalf("evaluate(%q) = %v, the library says %v", expr, res, want)
-		}
-	})
-}
-
-// orderFree reports whether evaluating expr over doc cannot depend on Go's
-// map order: the document has no object of two keys or more, and the
-// expression builds none.
-func orderFree(expr string, doc any) bool {
-	for _, s := range []string{"{", "merge", "from_items", "group_by"} {
-		if strings.Contains(expr, s) {
-			return false
-		}
-	}
-	var walk func(any) bool
-	walk = func(v any) bool {
-		switch v := v.(type) {
-		case map[string]any:
-			if len(v) > 1 {
-				return false
-			}
-			for _, e := range v {
-				return walk(e)
-			}
-		case []any:
-			for _, e := range v {
-				if !walk(e) {
-					return false
-				}
-			}
-		}
-		return true
-	}
-	return walk(doc)
-}
-
-// sameJSON compares two results as JSON.
-func sameJSON(a, b any) bool {
-	x, errx := json.Marshal(a)
-	y, erry := json.Marshal(b)
-	return string(x) == string(y) && (errx == nil) == (erry == nil)
 }

@@ -12,14 +12,51 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/csi-provider-aws/csi-provider-aws/class"
 )
+
+// ParameterStore is the objectType of SSM parameters.
+const ParameterStore class.ObjectType = "ssmparameter"
+
+// parameterStore is the services table's row for SSM Parameter Store:
+// parameters are read with GetParameters, ten at a time, by name, version
+// or label, never both. No version pins a value: a parameter deleted and
+// created again restarts its versions.
+var parameterStore = &service{
+	objectType: ParameterStore,
+	arn:        class.ARNForm{Service: "ssm", Resource: "parameter/", Title: "SSM", Names: "a parameter"},
+	versions: class.VersionRules{
+		VersionOrLabel: true,
+		ValidVersion: func(v string) bool {
+			_, err := strconv.ParseUint(v, 10, 63)
+			return err == nil
+		},
+		VersionForm: `an SSM parameter version number such as "3"`,
+	},
+	noun:       "SSM parameter",
+	permission: "ssm:GetParameters, and kms:Decrypt for SecureString",
+	read:       (*regionRead).readParameters,
+}
+
+// ParameterStoreAPI is the part of the SSM client the daemon uses.
+type ParameterStoreAPI interface {
+	GetParameters(ctx context.Context, in *ssm.GetParametersInput, optFns ...func(*ssm.Options)) (*ssm.GetParametersOutput, error)
+}
+
+// ParameterStore returns the SSM client for region.
+func (c *Clients) ParameterStore(region string) ParameterStoreAPI {
+	return perRegion(c, "ssm", region, func() ParameterStoreAPI {
+		return ssm.NewFromConfig(c.base, func(o *ssm.Options) { o.Region = region })
+	})
+}
 
 // parametersPerCall is SSM GetParameters' limit on names per call.
 const parametersPerCall = 10
 
 // selector is how GetParameters names one parameter: `name`, `name:version`
 // or `name:label`.
-func (l lookup) selector() string {
+func (l objectRead) selector() string {
 	switch {
 	case l.version != "":
 		return l.name + ":" + l.version
@@ -29,7 +66,7 @@ func (l lookup) selector() string {
 	return l.name
 }
 
-// readParameters reads the SSM lookups at positions idx in batches of ten
+// readParameters reads the SSM parameters at positions idx in batches of ten
 // (SecureString decrypted), filling values and errs. The same selector asked
 // twice is sent once. No SSM value is pinned: a parameter deleted and
 // created again restarts its versions, so "version 3" can change.
@@ -37,10 +74,10 @@ func (r *regionRead) readParameters(ctx context.Context, idx []int) {
 	if len(idx) == 0 {
 		return
 	}
-	bySelector := map[string][]int{} // selector -> positions in lookups
+	bySelector := map[string][]int{} // selector -> positions in reads
 	var order []string
 	for _, j := range idx {
-		s := r.lookups[j].selector()
+		s := r.reads[j].selector()
 		if _, seen := bySelector[s]; !seen {
 			order = append(order, s)
 		}
@@ -56,10 +93,10 @@ func (r *regionRead) readParameters(ctx context.Context, idx []int) {
 // readParameterBatch reads up to ten selectors in one shared GetParameters.
 func (r *regionRead) readParameterBatch(ctx context.Context, batch []string, bySelector map[string][]int) {
 	f := r.f
-	api := f.parameters(r.region)
+	api := f.clients.ParameterStore(r.region)
 	keyOf := func(sel string) string { return r.key(bySelector[sel][0]) }
 	key := "ssm\x00" + r.scope + "\x00" + r.region + "\x00" + strings.Join(batch, "\x00")
-	found, err := sharedAt(ctx, r, key, func(ctx context.Context, notBefore time.Time) (map[string]Value, time.Time, error) {
+	found, err := joinFreshFlight(ctx, r, key, func(ctx context.Context, notBefore time.Time) (map[string]Value, time.Time, error) {
 		cached := map[string]Value{}
 		var oldest time.Time
 		for _, sel := range batch {
@@ -98,7 +135,7 @@ func (r *regionRead) readParameterBatch(ctx context.Context, batch []string, byS
 			if e != nil {
 				r.errs[j] = e
 			} else {
-				r.values[r.lookups[j].index] = v
+				r.values[r.reads[j].index] = v
 			}
 		}
 	}

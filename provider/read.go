@@ -2,7 +2,7 @@ package provider
 
 import (
 	"context"
-	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -11,59 +11,51 @@ import (
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
-// regionRead is one Fetch's read of some lookups in one region under one
-// identity scope. values is indexed by lookup.index (the class's objects),
-// errs and held by position in lookups.
+// regionRead is one Fetch's read of some objects in one region under one
+// identity scope. values is indexed by objectRead.index (the class's
+// objects), errs and held by position in reads.
 type regionRead struct {
 	f         *Fetcher
 	scope     string
 	region    string
 	creds     aws.CredentialsProvider
 	notBefore time.Time
-	lookups   []lookup
+	reads     []objectRead
 	values    []Value
 	errs      []error
-	// held marks lookups whose cached entry is past its TTL: for a pinned
+	// held marks reads whose cached entry is past its TTL: for a pinned
 	// version that means only this identity's access needs confirming.
 	held []bool
 }
 
-func (r *regionRead) key(j int) string { return cacheKey(r.scope, r.region, r.lookups[j]) }
+func (r *regionRead) key(j int) string { return cacheKey(r.scope, r.region, r.reads[j]) }
 
-// read fetches lookups in one region under one identity scope, from the
+// read fetches objects in one region under one identity scope, from the
 // cache where it may and otherwise from AWS, filling values[l.index]; it
-// returns one error per lookup (nil on success), in the order of lookups.
-// A lookup AWS refused or does not know (a client fault) is dropped from the
+// returns one error per read (nil on success), in the order of reads. A
+// read AWS refused or does not know (a client fault) is dropped from the
 // cache: it is served from no cache, not even as a stale value.
-func (f *Fetcher) read(ctx context.Context, req FetchRequest, region string, lookups []lookup, values []Value) []error {
+func (f *Fetcher) read(ctx context.Context, req FetchRequest, region string, reads []objectRead, values []Value) []error {
 	r := &regionRead{
 		f: f, scope: req.Scope, region: region, creds: req.Credentials, notBefore: req.NotBefore,
-		lookups: lookups, values: values, errs: make([]error, len(lookups)), held: make([]bool, len(lookups)),
+		reads: reads, values: values, errs: make([]error, len(reads)), held: make([]bool, len(reads)),
 	}
-	var sm, ps []int
-	for j, l := range lookups {
+	byService := map[*service][]int{}
+	for j, l := range reads {
 		e, fr := f.cache.lookup(r.key(j), req.NotBefore)
 		if fr == fresh {
 			values[l.index] = e.value
 			continue
 		}
 		r.held[j] = fr == stale
-		if l.typ == ParameterStore {
-			ps = append(ps, j)
-		} else {
-			sm = append(sm, j)
-		}
+		byService[l.svc] = append(byService[l.svc], j)
 	}
-	if len(sm) == 0 && len(ps) == 0 {
-		return r.errs
+	// Each service reads its objects at the same time as the others.
+	var wg sync.WaitGroup
+	for svc, idx := range byService {
+		wg.Go(func() { svc.read(r, ctx, idx) })
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		r.readSecrets(ctx, sm)
-	}()
-	r.readParameters(ctx, ps)
-	<-done
+	wg.Wait()
 	for j, err := range r.errs {
 		if err != nil && failure.IsClientFault(err) {
 			f.cache.remove(r.key(j))
@@ -72,63 +64,26 @@ func (f *Fetcher) read(ctx context.Context, req FetchRequest, region string, loo
 	return r.errs
 }
 
-// sharedAt runs fn once for every concurrent caller with the same key (one
-// AWS call for a burst of pods with the same identity and objects); fn
-// returns its answer and when AWS confirmed it. A caller that needs a
-// confirmation no older than notBefore and joined a flight that began before
-// that (its pod's previous Mount) asks again in a flight of its own. fn runs
-// detached from any one caller's cancellation, bounded by CallTimeout.
-func sharedAt[T any](ctx context.Context, r *regionRead, key string, fn func(ctx context.Context, notBefore time.Time) (T, time.Time, error)) (T, error) {
-	v, at, err := sharedOnce(ctx, r, key, fn)
-	if err == nil && at.Before(r.notBefore) {
-		v, _, err = sharedOnce(ctx, r, key+"\x00after\x00"+strconv.FormatInt(r.notBefore.UnixNano(), 10), fn)
-	}
-	return v, err
-}
-
-type timed[T any] struct {
-	v  T
-	at time.Time
-}
-
-func sharedOnce[T any](ctx context.Context, r *regionRead, key string, fn func(ctx context.Context, notBefore time.Time) (T, time.Time, error)) (T, time.Time, error) {
-	f, notBefore := r.f, r.notBefore
-	ch := f.flight.DoChan(key, func() (any, error) {
-		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.opts.CallTimeout)
-		defer cancel()
-		v, at, err := fn(c, notBefore)
-		return timed[T]{v: v, at: at}, err
-	})
-	select {
-	case res := <-ch:
-		t, _ := res.Val.(timed[T])
-		return t.v, t.at, res.Err
-	case <-ctx.Done():
-		var zero T
-		return zero, time.Time{}, ctx.Err()
-	}
-}
-
 // serveStale fills values[i] with the last good value of object i when both
 // its primary read and its failover read (if any) failed with something
 // other than a client fault, and AWS confirmed that value for this identity
 // within StaleMax. It counts and logs it (once per object per StaleMax) and
 // reports whether it served one. A denial or a missing object is never
 // covered: AWS's last word then is "no".
-func (f *Fetcher) serveStale(req FetchRequest, i int, err, ferr error, values []Value) bool {
+func (f *Fetcher) serveStale(req FetchRequest, p plan, i int, err, ferr error, values []Value) bool {
 	if failure.IsClientFault(err) || (ferr != nil && failure.IsClientFault(ferr)) {
 		return false
 	}
 	c := req.Class
 	candidates := []struct {
 		region string
-		l      lookup
-	}{{c.Region, primaryLookups(c)[i]}}
+		l      objectRead
+	}{{req.Region, p.primary[i]}}
 	if c.FailoverRegion != "" {
 		candidates = append(candidates, struct {
 			region string
-			l      lookup
-		}{c.FailoverRegion, failoverLookups(c)[i]})
+			l      objectRead
+		}{c.FailoverRegion, p.failover[i]})
 	}
 	for _, cand := range candidates {
 		key := cacheKey(req.Scope, cand.region, cand.l)
@@ -138,12 +93,12 @@ func (f *Fetcher) serveStale(req FetchRequest, i int, err, ferr error, values []
 		}
 		values[i] = e.value
 		if f.opts.Observer != nil {
-			f.opts.Observer.ObserveStaleValue(string(cand.l.typ))
+			f.opts.Observer.ObserveStaleValue(string(cand.l.svc.objectType))
 		}
 		if f.staleLogged.addIfAbsent(key, f.opts.StaleMax) {
 			o := c.Objects[i]
-			klog.InfoS("serving the last good value: AWS could not be reached", "object", o.label(),
-				"service", serviceNoun(o.Type), "region", cand.region, "confirmedAgo", f.opts.Clock().Sub(e.confirmedAt).Round(time.Second),
+			klog.InfoS("serving the last good value: AWS could not be reached", "object", o.Label(),
+				"service", cand.l.svc.noun, "region", cand.region, "confirmedAgo", f.opts.Clock().Sub(e.confirmedAt).Round(time.Second),
 				"staleMax", f.opts.StaleMax, "cause", failure.Describe(err))
 		}
 		return true

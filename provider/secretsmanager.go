@@ -11,8 +11,40 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go"
 
+	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
+
+// SecretsManager is the objectType of Secrets Manager secrets.
+const SecretsManager class.ObjectType = "secretsmanager"
+
+// secretsManager is the services table's row for Secrets Manager: secrets
+// are read with BatchGetSecretValue (current versions, twenty at a time) or
+// GetSecretValue. A VersionId pins a value that never changes; the stage
+// AWSCURRENT is the current version.
+var secretsManager = &service{
+	objectType:   SecretsManager,
+	arn:          class.ARNForm{Service: "secretsmanager", Resource: "secret:", Title: "Secrets Manager", Names: "a secret"},
+	noun:         "Secrets Manager secret",
+	permission:   "secretsmanager:GetSecretValue, and kms:Decrypt for a customer-managed key",
+	versionPins:  true,
+	currentLabel: "AWSCURRENT",
+	read:         (*regionRead).readSecrets,
+}
+
+// SecretsManagerAPI is the part of the Secrets Manager client the daemon uses.
+type SecretsManagerAPI interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+	BatchGetSecretValue(ctx context.Context, in *secretsmanager.BatchGetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.BatchGetSecretValueOutput, error)
+	DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
+}
+
+// SecretsManager returns the Secrets Manager client for region.
+func (c *Clients) SecretsManager(region string) SecretsManagerAPI {
+	return perRegion(c, "secretsmanager", region, func() SecretsManagerAPI {
+		return secretsmanager.NewFromConfig(c.base, func(o *secretsmanager.Options) { o.Region = region })
+	})
+}
 
 const (
 	// secretsPerBatch is BatchGetSecretValue's limit of ids per call.
@@ -22,10 +54,10 @@ const (
 	secretReadConcurrency = 8
 )
 
-// batchable reports whether a Secrets Manager lookup can be read with
+// batchable reports whether a Secrets Manager read can be read with
 // BatchGetSecretValue, which returns only the AWSCURRENT version: objects
 // pinned to a VersionId or another stage keep GetSecretValue.
-func (l lookup) batchable() bool {
+func (l objectRead) batchable() bool {
 	return l.version == "" && (l.versionLabel == "" || l.versionLabel == "AWSCURRENT")
 }
 
@@ -36,7 +68,7 @@ type secretResult struct {
 	at    time.Time // when AWS confirmed it
 }
 
-// readSecrets reads the Secrets Manager lookups at positions idx, filling
+// readSecrets reads the Secrets Manager secrets at positions idx, filling
 // values and errs and the cache. Current versions go in batches of up to 20
 // (one call for a whole class in the common case), unless this identity was
 // refused BatchGetSecretValue; a pinned VersionId already in the cache only
@@ -47,13 +79,13 @@ func (r *regionRead) readSecrets(ctx context.Context, idx []int) {
 	if len(idx) == 0 {
 		return
 	}
-	api := r.f.secrets(r.region)
+	api := r.f.clients.SecretsManager(r.region)
 	noBatch := r.f.noBatch.contains(r.scope + "\x00" + r.region)
 	byID := map[string][]int{}
 	var ids []string
 	var single []int
 	for _, j := range idx {
-		l := r.lookups[j]
+		l := r.reads[j]
 		if noBatch || !(l.batchable() || (l.pinned() && r.held[j])) {
 			single = append(single, j)
 			continue
@@ -72,16 +104,16 @@ func (r *regionRead) readSecrets(ctx context.Context, idx []int) {
 }
 
 // readBatch reads the current versions of chunk in one shared
-// BatchGetSecretValue and applies the answer to the lookups of each id: a
-// current lookup takes the value, a pinned one takes the confirmation. It
-// returns the lookups that must be asked for one by one.
+// BatchGetSecretValue and applies the answer to the reads of each id: a
+// current read takes the value, a pinned one takes the confirmation. It
+// returns the reads that must be asked for one by one.
 func (r *regionRead) readBatch(ctx context.Context, api SecretsManagerAPI, chunk []string, byID map[string][]int) (single []int) {
 	f := r.f
 	key := "smbatch\x00" + r.scope + "\x00" + r.region + "\x00" + strings.Join(chunk, "\x00")
-	results, err := sharedAt(ctx, r, key, func(ctx context.Context, notBefore time.Time) (map[string]secretResult, time.Time, error) {
+	results, err := joinFreshFlight(ctx, r, key, func(ctx context.Context, notBefore time.Time) (map[string]secretResult, time.Time, error) {
 		// A caller that missed the cache just before the previous flight
 		// stored its answer finds it here, not in AWS.
-		if cached, at, ok := r.cachedSecrets(chunk, notBefore); ok {
+		if cached, at, ok := r.cachedSecrets(chunk, byID, notBefore); ok {
 			return cached, at, nil
 		}
 		readAt := f.opts.Clock()
@@ -90,7 +122,7 @@ func (r *regionRead) readBatch(ctx context.Context, api SecretsManagerAPI, chunk
 			sr.at = readAt
 			res[id] = sr
 			if sr.err == nil {
-				f.cache.put(cacheKey(r.scope, r.region, lookup{typ: SecretsManager, name: id}), sr.value, false, readAt)
+				f.cache.put(r.currentKey(id, byID), sr.value, false, readAt)
 			}
 		}
 		return res, readAt, err
@@ -127,10 +159,10 @@ func (r *regionRead) readBatch(ctx context.Context, api SecretsManagerAPI, chunk
 	return single
 }
 
-// applyBatch applies a batched answer for a secret to lookup j, and reports
+// applyBatch applies a batched answer for a secret to read j, and reports
 // whether j must be asked for alone instead.
 func (r *regionRead) applyBatch(j int, sr secretResult) (askAlone bool) {
-	l := r.lookups[j]
+	l := r.reads[j]
 	if !l.pinned() {
 		if sr.err != nil {
 			r.errs[j] = sr.err
@@ -158,7 +190,7 @@ func (r *regionRead) applyBatch(j int, sr secretResult) (askAlone bool) {
 	return false
 }
 
-// readSingles reads lookups one GetSecretValue each, a few at a time.
+// readSingles reads secrets one GetSecretValue each, a few at a time.
 func (r *regionRead) readSingles(ctx context.Context, api SecretsManagerAPI, single []int) {
 	f := r.f
 	sem := make(chan struct{}, secretReadConcurrency)
@@ -168,9 +200,9 @@ func (r *regionRead) readSingles(ctx context.Context, api SecretsManagerAPI, sin
 		sem <- struct{}{}
 		go func(j int) {
 			defer func() { <-sem; wg.Done() }()
-			l := r.lookups[j]
+			l := r.reads[j]
 			key := r.key(j)
-			v, err := sharedAt(ctx, r, "sm\x00"+key, func(ctx context.Context, notBefore time.Time) (Value, time.Time, error) {
+			v, err := joinFreshFlight(ctx, r, "sm\x00"+key, func(ctx context.Context, notBefore time.Time) (Value, time.Time, error) {
 				if v, at, ok := f.cache.get(key, notBefore); ok {
 					return v, at, nil
 				}
@@ -191,13 +223,19 @@ func (r *regionRead) readSingles(ctx context.Context, api SecretsManagerAPI, sin
 	wg.Wait()
 }
 
+// currentKey is the cache key of the current version of secret id, read
+// for the reads byID[id].
+func (r *regionRead) currentKey(id string, byID map[string][]int) string {
+	return cacheKey(r.scope, r.region, objectRead{svc: r.reads[byID[id][0]].svc, name: id})
+}
+
 // cachedSecrets returns the cached current values of ids if every one is
 // fresh for notBefore, and the oldest of their confirmations.
-func (r *regionRead) cachedSecrets(ids []string, notBefore time.Time) (map[string]secretResult, time.Time, bool) {
+func (r *regionRead) cachedSecrets(ids []string, byID map[string][]int, notBefore time.Time) (map[string]secretResult, time.Time, bool) {
 	out := make(map[string]secretResult, len(ids))
 	var oldest time.Time
 	for _, id := range ids {
-		v, at, ok := r.f.cache.get(cacheKey(r.scope, r.region, lookup{typ: SecretsManager, name: id}), notBefore)
+		v, at, ok := r.f.cache.get(r.currentKey(id, byID), notBefore)
 		if !ok {
 			return nil, time.Time{}, false
 		}
@@ -210,7 +248,7 @@ func (r *regionRead) cachedSecrets(ids []string, notBefore time.Time) (map[strin
 }
 
 // getSecret reads one secret with GetSecretValue.
-func getSecret(ctx context.Context, api SecretsManagerAPI, creds aws.CredentialsProvider, l lookup) (Value, error) {
+func getSecret(ctx context.Context, api SecretsManagerAPI, creds aws.CredentialsProvider, l objectRead) (Value, error) {
 	in := &secretsmanager.GetSecretValueInput{SecretId: aws.String(l.name)}
 	if l.version != "" {
 		in.VersionId = aws.String(l.version)

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/jmes"
 )
 
 // extractJMESPath evaluates o's jmesPath entries over its JSON value, each
@@ -18,31 +20,31 @@ import (
 // boolean, object, array or no match is an error naming the object, the
 // entry, its path and the kind of result, never the result or the value
 // itself.
-func extractJMESPath(o *Object, data []byte, mount *budget, emit func(j int, s string) error) error {
-	if len(data) > maxDocumentBytes {
+func extractJMESPath(o *class.Object, data []byte, mount *jmes.Budget, emit func(j int, s string) error) error {
+	if len(data) > jmes.MaxDocumentBytes {
 		return failure.New(failure.TooLarge, "%s: the value is %s, more than the %s a jmesPath entry may read; remove jmesPath from this object and read the whole value as its file",
-			o.label(), humanBytes(len(data)), humanBytes(maxDocumentBytes))
+			o.Label(), failure.Bytes(len(data)), failure.Bytes(jmes.MaxDocumentBytes))
 	}
 	var doc any
 	if err := json.Unmarshal(data, &doc); err != nil {
 		// The decoder's message quotes the offending character; say only
 		// where the problem is, not what it is.
-		return invalidArg("%s: the value is not JSON, so its jmesPath entries cannot apply; store the value as a JSON object or remove jmesPath", o.label())
+		return invalidArg("%s: the value is not JSON, so its jmesPath entries cannot apply; store the value as a JSON object or remove jmesPath", o.Label())
 	}
 	for j := range o.JMESPath {
 		e := &o.JMESPath[j]
-		where := fmt.Sprintf("%s: jmesPath[%d] path %q", o.label(), j, e.Path)
-		expr := e.expr
+		where := fmt.Sprintf("%s: jmesPath[%d] path %q", o.Label(), j, e.Path)
+		expr := e.Expr
 		if expr == nil {
-			// Only a Class built by hand gets here: ParseClass compiled
+			// Only a Class built by hand gets here: class.Parse compiled
 			// every path.
 			var err error
-			if expr, err = compileJMESPath(e.Path); err != nil {
-				return invalidArg("%s: jmesPath[%d]: %s", o.label(), j, err)
+			if expr, err = jmes.Compile(e.Path); err != nil {
+				return invalidArg("%s: jmesPath[%d]: %s", o.Label(), j, err)
 			}
 		}
-		res, err := expr.evaluate(doc, mount)
-		var be *budgetError
+		res, err := expr.Evaluate(doc, mount)
+		var be *jmes.BudgetError
 		switch {
 		case errors.As(err, &be):
 			return failure.New(failure.TooLarge, "%s needs more than its evaluation may use: %s (docs/limits.md); simplify the expression",
@@ -76,4 +78,8 @@ func describeResult(v any) string {
 		return "an array"
 	}
 	return fmt.Sprintf("a value of type %T", v)
+}
+
+func invalidArg(format string, args ...any) error {
+	return failure.New(failure.InvalidArgument, format, args...)
 }

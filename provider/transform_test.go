@@ -1,24 +1,29 @@
 package provider
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/csi-provider-aws/csi-provider-aws/class"
+	"github.com/csi-provider-aws/csi-provider-aws/jmes"
 )
 
 // jmesObject is an object with jmesPath entries, built directly so the
-// tests reach extractJMESPath with expressions ParseClass would refuse too.
-func jmesObject(paths ...string) *Object {
-	o := &Object{Index: 0, Name: "db", Type: SecretsManager, FileName: "db", Mode: 0o644}
+// tests reach extractJMESPath with expressions class.Parse would refuse too.
+func jmesObject(paths ...string) *class.Object {
+	o := &class.Object{Index: 0, Name: "db", Type: SecretsManager, FileName: "db", Mode: 0o644}
 	for i, p := range paths {
-		o.JMESPath = append(o.JMESPath, JMESPathFile{Path: p, FileName: "f" + string(rune('a'+i)), Mode: 0o644})
+		o.JMESPath = append(o.JMESPath, class.JMESPathFile{Path: p, FileName: "f" + string(rune('a'+i)), Mode: 0o644})
 	}
 	return o
 }
 
 // extractAll runs extractJMESPath and collects every result.
-func extractAll(o *Object, data []byte) ([][]byte, error) {
+func extractAll(o *class.Object, data []byte) ([][]byte, error) {
 	out := make([][]byte, len(o.JMESPath))
-	err := extractJMESPath(o, data, newMountBudget(), func(j int, s string) error {
+	err := extractJMESPath(o, data, jmes.NewBudget(), func(j int, s string) error {
 		out[j] = []byte(s)
 		return nil
 	})
@@ -98,19 +103,6 @@ func TestJMESPathErrorsNeverQuoteTheValue(t *testing.T) {
 	}
 }
 
-func TestJMESPathLibraryPanicsBecomeErrors(t *testing.T) {
-	t.Parallel()
-	// find_first slices its subject from start to end without checking
-	// that start <= end: the library panics.
-	e, err := compileJMESPath("find_first('abc', 'b', `5`)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.evaluate(nil, nil); err != errEvaluation {
-		t.Errorf("evaluating an expression that panics in the library = %v, want errEvaluation", err)
-	}
-}
-
 func TestDescribeResultNamesOnlyTheKind(t *testing.T) {
 	t.Parallel()
 	for kind, got := range map[string]string{
@@ -123,5 +115,47 @@ func TestDescribeResultNamesOnlyTheKind(t *testing.T) {
 		if !strings.Contains(got, kind) || strings.Contains(got, "secret") {
 			t.Errorf("describeResult for a %s = %q", kind, got)
 		}
+	}
+}
+
+func TestExtractJMESPathRefusesADocumentOverItsLimit(t *testing.T) {
+	t.Parallel()
+	big := []byte(`"` + strings.Repeat("x", jmes.MaxDocumentBytes) + `"`)
+	_, err := extractAll(jmesObject("@"), big)
+	if err == nil || !strings.Contains(err.Error(), `objects[0] "db": the value is 1.0 MiB, more than the 1.0 MiB a jmesPath entry may read`) {
+		t.Errorf("extractJMESPath over a value past 1 MiB = %v", err)
+	}
+}
+
+// TestTheMountBudgetIsSharedByEntries: each entry stays within its own
+// budget, but a class of many such entries cannot cost one Mount a budget
+// each.
+func TestTheMountBudgetIsSharedByEntries(t *testing.T) {
+	nums := make([]int, 9000)
+	value, _ := json.Marshal(map[string]any{"nums": nums})
+	for _, tc := range []struct {
+		name, path, want string
+	}{
+		{"function bytes add up across entries", "to_string(length(pad_left('x', `900000`)))",
+			"pad_left would take what functions produce past 16.0 MiB, the most the jmesPath entries of one Mount together may have them produce"},
+		{"function calls add up across entries", "to_string(length(map(&to_string(@), nums)))",
+			"it calls functions more than 100000 times, the most the jmesPath entries of one Mount together may"},
+		{"what projections build adds up across entries", "to_string(length([nums, nums, nums, nums][]))",
+			"build more than 16.0 MiB, the most the jmesPath entries of one Mount together may"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var objects strings.Builder
+			objects.WriteString("- objectName: db\n  objectType: secretsmanager\n  jmesPath:\n")
+			for j := range 100 {
+				fmt.Fprintf(&objects, "    - {path: %q, objectAlias: f%d}\n", tc.path, j)
+			}
+			c := mustParse(t, mountAttrs(objects.String()))
+			var err error
+			n := allocated(func() { _, err = BuildFiles(c, []Value{{Data: value, Version: "v"}}, driverLimit) })
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("BuildFiles = %v, want an error containing %q", err, tc.want)
+			}
+			t.Logf("%s: allocated %.1f MiB", tc.name, float64(n)/(1<<20))
+		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
@@ -140,7 +141,7 @@ func (w fileWriter) write(dir string, files []File) (err error) {
 func checkFileSet(files []File) error {
 	seen := make(map[string]bool, len(files))
 	for _, f := range files {
-		if why := checkRelPath(f.Path); why != "" {
+		if why := class.CheckRelPath(f.Path); why != "" {
 			return failure.New(failure.Internal, "cannot write file %q: the name %s", f.Path, why)
 		}
 		if f.Mode < 0 || f.Mode > 0o777 {

@@ -33,6 +33,7 @@ import (
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
 	"github.com/csi-provider-aws/csi-provider-aws/auth"
+	spclass "github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakeaws"
 	"github.com/csi-provider-aws/csi-provider-aws/emulators/moto"
 	"github.com/csi-provider-aws/csi-provider-aws/provider"
@@ -232,6 +233,7 @@ func startDaemon(t testing.TB, o daemonOptions) *daemon {
 		Fetcher: provider.NewFetcher(clients, provider.FetcherOptions{CacheTTL: o.cacheTTL, StaleMax: o.staleMax,
 			Observer: metrics}),
 		Regions:                 auth.NewRegions(lookup, o.envRegion, "node-1"),
+		Catalog:                 spclass.Catalog{Services: provider.Services(), Modes: auth.Modes()},
 		DriverWritesSecrets:     o.driverWritesSecrets,
 		MountTimeout:            o.mountTimeout,
 		Version:                 "1.2.3",

@@ -2,8 +2,9 @@
 // CSIDriverProvider service (Version, Mount) on its unix socket, the HTTP
 // listener for health, and the mapping of classified failures to the gRPC
 // status the driver shows users. It never talks to AWS or Kubernetes itself:
-// it runs a Mount through package provider (the class, values and files)
-// and package auth (who is asking, with which credentials).
+// it runs a Mount through package class (the SecretProviderClass), package
+// provider (its values and files) and package auth (who is asking, with
+// which credentials).
 package server
 
 import (
@@ -18,6 +19,7 @@ import (
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
 	"github.com/csi-provider-aws/csi-provider-aws/auth"
+	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 	"github.com/csi-provider-aws/csi-provider-aws/provider"
 )
@@ -59,6 +61,9 @@ type Options struct {
 	Credentials Credentials
 	Fetcher     Fetcher
 	Regions     RegionResolver
+	// Catalog is what classes are parsed with: the services objects are
+	// read from (class.Catalog).
+	Catalog class.Catalog
 	// DriverWritesSecrets returns files in the MountResponse (the driver
 	// writes them); false makes the daemon write them into the target path.
 	DriverWritesSecrets bool
@@ -88,7 +93,7 @@ type Server struct {
 	// republishes of one pod must not interleave their renames); striped so
 	// the set stays bounded however many pods come and go.
 	writeLocks [64]sync.Mutex
-	classes    *provider.ClassCache
+	classes    *class.Cache
 	// republish remembers each volume's last successful Mount.
 	republish *republishes
 	// answers bounds the bytes of answers held until they are sent.
@@ -97,7 +102,8 @@ type Server struct {
 
 var _ v1alpha1.CSIDriverProviderServer = (*Server)(nil)
 
-// New returns a Server; opts.Credentials, Fetcher and Regions are required.
+// New returns a Server; opts.Credentials, Fetcher, Regions and Catalog are
+// required.
 func New(opts Options) (*Server, error) {
 	if opts.Credentials == nil || opts.Fetcher == nil || opts.Regions == nil {
 		return nil, fmt.Errorf("server: Credentials, Fetcher and Regions are required")
@@ -117,7 +123,11 @@ func New(opts Options) (*Server, error) {
 	if opts.DeniedCredentialsMinAge <= 0 {
 		opts.DeniedCredentialsMinAge = time.Minute
 	}
-	return &Server{opts: opts, classes: provider.NewClassCache(512), republish: newRepublishes(defaultRememberedVolumes),
+	classes, err := class.NewCache(512, opts.Catalog)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	return &Server{opts: opts, classes: classes, republish: newRepublishes(defaultRememberedVolumes),
 		answers: newAnswerBudget(int64(opts.MaxAnswerBytesInFlight))}, nil
 }
 
@@ -183,7 +193,7 @@ func (s *Server) mount(ctx context.Context, req *v1alpha1.MountRequest, start ti
 		return rec, failure.New(failure.InvalidArgument, "the mount request has no targetPath")
 	}
 
-	class, err := s.classes.Parse(attrs, mode)
+	spc, err := s.classes.Parse(attrs, mode)
 	if err != nil {
 		return rec, err
 	}
@@ -191,18 +201,18 @@ func (s *Server) mount(ctx context.Context, req *v1alpha1.MountRequest, start ti
 	if err != nil {
 		return rec, err
 	}
-	region, err := s.opts.Regions.Region(ctx, class.Region, areq.Namespace, areq.PodName)
+	region, err := s.opts.Regions.Region(ctx, spc.Region, areq.Namespace, areq.PodName)
 	if err != nil {
 		return rec, err
 	}
-	if err := class.WithRegion(region); err != nil {
+	if err := spc.CheckRegion(region); err != nil {
 		return rec, err
 	}
 	rec.region = region
 	areq.Region = region
-	areq.FailoverRegion = class.FailoverRegion
-	areq.UsePodIdentity = class.UsePodIdentity
-	areq.PreferredAddressType = class.PreferredAddressType
+	areq.FailoverRegion = spc.FailoverRegion
+	areq.Mode = spc.Mode
+	areq.PreferredAddressType = spc.PreferredAddressType
 
 	// The volume: kubelet's target path holds the pod UID; the UID attribute
 	// keeps two pods apart even if a path were reused.
@@ -211,12 +221,12 @@ func (s *Server) mount(ctx context.Context, req *v1alpha1.MountRequest, start ti
 		volume = areq.Namespace + "/" + areq.PodName
 	}
 	notBefore := s.republish.notBefore(volume, req.GetTargetPath())
-	values, id, err := s.fetch(ctx, areq, class, notBefore)
+	values, id, err := s.fetch(ctx, areq, spc, notBefore)
 	rec.identity = string(id.Mode)
 	if err != nil {
 		return rec, err
 	}
-	files, err := provider.BuildFiles(class, values, s.opts.MaxResponseBytes)
+	files, err := provider.BuildFiles(spc, values, s.opts.MaxResponseBytes)
 	if err != nil {
 		return rec, err
 	}
@@ -250,13 +260,13 @@ func (s *Server) mount(ctx context.Context, req *v1alpha1.MountRequest, start ti
 // predate a "Revoke active sessions", the cached credentials are dropped and
 // the read is retried once with new ones (docs/design.md, invariant 8);
 // values already read are served from the cache on the retry.
-func (s *Server) fetch(ctx context.Context, areq auth.Request, class *provider.Class, notBefore time.Time) ([]provider.Value, auth.Identity, error) {
+func (s *Server) fetch(ctx context.Context, areq auth.Request, spc *class.Class, notBefore time.Time) ([]provider.Value, auth.Identity, error) {
 	for attempt := 0; ; attempt++ {
 		id, creds, err := s.opts.Credentials.Resolve(ctx, areq)
 		if err != nil {
 			return nil, id, err
 		}
-		values, err := s.opts.Fetcher.Fetch(ctx, provider.FetchRequest{Scope: id.Key(), Credentials: creds, Class: class, NotBefore: notBefore})
+		values, err := s.opts.Fetcher.Fetch(ctx, provider.FetchRequest{Scope: id.Key(), Credentials: creds, Class: spc, Region: areq.Region, NotBefore: notBefore})
 		if err == nil || attempt > 0 {
 			return values, id, err
 		}

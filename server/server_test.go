@@ -16,7 +16,10 @@ import (
 	"google.golang.org/grpc/status"
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
+	"github.com/csi-provider-aws/csi-provider-aws/auth"
+	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/provider"
 )
 
 func TestFailuresMapToTheCodesTheDriverHandles(t *testing.T) {
@@ -123,7 +126,7 @@ func TestHealthChecksTheSocketForReal(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := grpc.NewServer()
-	srv, err := New(Options{Credentials: noCreds{}, Fetcher: noFetch{}, Regions: noRegions{}})
+	srv, err := New(Options{Credentials: noCreds{}, Fetcher: noFetch{}, Regions: noRegions{}, Catalog: catalog})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +149,7 @@ func TestHealthChecksTheSocketForReal(t *testing.T) {
 }
 
 func TestBadRequestsAreRefusedBeforeAnyIO(t *testing.T) {
-	srv, err := New(Options{Credentials: noCreds{}, Fetcher: noFetch{}, Regions: noRegions{}, DriverWritesSecrets: true})
+	srv, err := New(Options{Credentials: noCreds{}, Fetcher: noFetch{}, Regions: noRegions{}, Catalog: catalog, DriverWritesSecrets: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,6 +176,9 @@ func TestBadRequestsAreRefusedBeforeAnyIO(t *testing.T) {
 		})
 	}
 }
+
+// catalog is the daemon's, as main builds it.
+var catalog = class.Catalog{Services: provider.Services(), Modes: auth.Modes()}
 
 type noCreds struct{ Credentials }
 type noFetch struct{ Fetcher }

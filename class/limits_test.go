@@ -1,9 +1,12 @@
-package provider
+package class_test
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/csi-provider-aws/csi-provider-aws/class"
 )
 
 // entries returns n objects, each a Secrets Manager secret with its own
@@ -103,6 +106,16 @@ func TestClassLimits(t *testing.T) {
 	})
 }
 
+// allocated returns the bytes f allocated (TotalAlloc delta). Tests that use
+// it do not run in parallel, so the figure is f's own.
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
 // aliasFanOut is a class whose 100 objects each merge 99 copies of a
 // mapping with 20 keys: about 200,000 keys read from 3 KiB of text.
 func aliasFanOut() string {
@@ -114,25 +127,6 @@ func aliasFanOut() string {
 	b.WriteString("z: v}\n  <<: [" + strings.TrimSuffix(strings.Repeat("*m, ", 99), ", ") + "]\n")
 	b.WriteString(strings.Repeat("- *o\n", 99))
 	return b.String()
-}
-
-func TestEveryClassParameterIsListedOnce(t *testing.T) {
-	t.Parallel()
-	seen := map[string]bool{}
-	for i, p := range classParams {
-		if p.name == "" || p.max <= 0 || p.hint == "" {
-			t.Errorf("classParams[%d] = %+v is incomplete", i, p)
-		}
-		if seen[p.name] {
-			t.Errorf("parameter %s is listed twice", p.name)
-		}
-		seen[p.name] = true
-	}
-	for _, name := range []string{paramObjects, paramRegion, paramFailoverRegion, paramPathTranslation, paramUsePodIdentity, paramPreferredAddressType} {
-		if !seen[name] {
-			t.Errorf("parameter %s is read by the parser but not listed in classParams", name)
-		}
-	}
 }
 
 // TestTheLargestAllowedClassCostsLittle parses classes at the limits and
@@ -152,8 +146,8 @@ func TestTheLargestAllowedClassCostsLittle(t *testing.T) {
 		{"a 64 KiB flow list of short scalars", "- {objectName: db, objectType: secretsmanager, k: [" + strings.Repeat("a,", 32<<10-40) + "a]}", 32 << 20},
 	} {
 		var err error
-		n := allocated(func() { _, err = ParseClass(mountAttrs(tc.objects), driverMode) })
-		if len(tc.objects) > maxObjectsBytes {
+		n := allocated(func() { _, err = class.Parse(mountAttrs(tc.objects), driverMode, catalog) })
+		if len(tc.objects) > class.MaxObjectsBytes {
 			t.Fatalf("%s: the test class is %d bytes, over the limit", tc.name, len(tc.objects))
 		}
 		t.Logf("%s (%d bytes): parse allocated %d bytes (%v)", tc.name, len(tc.objects), n, err)

@@ -1,4 +1,4 @@
-package provider
+package class
 
 import (
 	"fmt"
@@ -6,10 +6,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
-func TestClassCacheReturnsIndependentCopiesOfOneParse(t *testing.T) {
-	cc := NewClassCache(4)
+func TestClassCacheReturnsOneParseToEveryPod(t *testing.T) {
+	cc := testCache(t, 4)
 	params := map[string]string{"objects": "- {objectName: db, objectType: secretsmanager}\n", "csi.storage.k8s.io/pod.name": "a"}
 	a, err := cc.Parse(params, 0o644)
 	if err != nil {
@@ -20,14 +22,14 @@ func TestClassCacheReturnsIndependentCopiesOfOneParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if &a.Objects[0] != &b.Objects[0] {
+	if a != b {
 		t.Error("the second pod's class was parsed again")
 	}
-	if err := a.WithRegion("us-east-1"); err != nil {
+	if err := a.CheckRegion("us-east-1"); err != nil {
 		t.Fatal(err)
 	}
 	if b.Region != "" {
-		t.Errorf("setting one copy's region changed the other: %q", b.Region)
+		t.Errorf("checking the region of one pod's class changed it: %q", b.Region)
 	}
 	c, err := cc.Parse(params, 0o600)
 	if err != nil {
@@ -42,19 +44,63 @@ func TestClassCacheReturnsIndependentCopiesOfOneParse(t *testing.T) {
 	}
 }
 
-// countingCache is a ClassCache whose parses are counted.
-func countingCache(size int) (*ClassCache, *int) {
-	cc := NewClassCache(size)
-	n := 0
-	cc.parse = func(v *classValues, mode int32) (*Class, error) {
+// testService stands for a service in the cache's tests, which parse but
+// never read (package class's parsing tests use the daemon's services): a
+// class of objectType secretsmanager parses, one of objectType vault fails.
+type testService struct{}
+
+func (testService) ObjectType() ObjectType { return "secretsmanager" }
+func (testService) ARN() ARNForm {
+	return ARNForm{Service: "secretsmanager", Resource: "secret:", Title: "Secrets Manager", Names: "a secret"}
+}
+func (testService) Versions() VersionRules { return VersionRules{} }
+func (testService) Noun() string           { return "Secrets Manager secret" }
+
+// testMode stands for an auth mode: one that reads no parameter, the
+// default, and one chosen by its parameter set to "true".
+type testMode struct {
+	name  AuthMode
+	param string
+}
+
+func (m testMode) Name() AuthMode { return m.name }
+func (m testMode) Params() []Param {
+	if m.param == "" {
+		return nil
+	}
+	return []Param{{Name: m.param, Max: MaxOptionLength, Hint: `use "true" or "false"`}}
+}
+func (m testMode) Chosen(value func(string) string) (bool, error) {
+	return m.param != "" && value(m.param) == "true", nil
+}
+
+var testCatalog = Catalog{
+	Services: []Service{testService{}},
+	Modes:    []Mode{testMode{name: "plain"}, testMode{name: "chosen", param: "useChosen"}},
+}
+
+func testCache(t *testing.T, size int) *Cache {
+	t.Helper()
+	cc, err := NewCache(size, testCatalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cc
+}
+
+// countingCache is a Cache whose parses are counted.
+func countingCache(t *testing.T, size int) (*Cache, *int) {
+	cc := testCache(t, size)
+	parse, n := cc.parse, 0
+	cc.parse = func(v classValues, mode int32) (*Class, error) {
 		n++
-		return parseClass(v, mode)
+		return parse(v, mode)
 	}
 	return cc, &n
 }
 
 func TestClassCacheRemembersFailures(t *testing.T) {
-	cc, parses := countingCache(4)
+	cc, parses := countingCache(t, 4)
 	broken := map[string]string{"objects": "- {objectName: db, objectType: vault}\n"}
 	_, first := cc.Parse(broken, 0o644)
 	_, second := cc.Parse(broken, 0o644)
@@ -67,28 +113,27 @@ func TestClassCacheRemembersFailures(t *testing.T) {
 }
 
 func TestClassCacheKeyCoversEveryParameterItReads(t *testing.T) {
+	params := testCache(t, 4).params
 	base := map[string]string{"objects": "- {objectName: db, objectType: secretsmanager}\n"}
-	baseKey := func() [32]byte { v := readClassValues(base); return v.key(0o644) }()
-	for _, p := range classParams {
-		changed := maps(base, p.name, "x")
-		v := readClassValues(changed)
-		if v.key(0o644) == baseKey {
-			t.Errorf("changing %s does not change the key", p.name)
+	baseKey := params.read(base).key(0o644)
+	for _, name := range []string{"objects", "region", "failoverRegion", "pathTranslation", "preferredAddressType", "useChosen"} {
+		if params.read(maps(base, name, "x")).key(0o644) == baseKey {
+			t.Errorf("changing %s does not change the key", name)
 		}
 	}
-	v := readClassValues(base)
+	v := params.read(base)
 	if v.key(0o600) == baseKey {
 		t.Error("changing the driver's default mode does not change the key")
 	}
 	for _, k := range []string{"csi.storage.k8s.io/pod.name", "secretProviderClass", "someFutureParameter"} {
-		v := readClassValues(maps(base, k, "x"))
+		v := params.read(maps(base, k, "x"))
 		if v.key(0o644) != baseKey {
 			t.Errorf("the parser does not read %s, but it changes the key", k)
 		}
 	}
 	// Length prefixes keep one value from running into the next.
-	a := readClassValues(map[string]string{"objects": "ab", "region": "c"})
-	b := readClassValues(map[string]string{"objects": "a", "region": "bc"})
+	a := params.read(map[string]string{"objects": "ab", "region": "c"})
+	b := params.read(map[string]string{"objects": "a", "region": "bc"})
 	if a.key(0) == b.key(0) {
 		t.Error("values that concatenate alike share a key")
 	}
@@ -105,7 +150,7 @@ func maps(m map[string]string, k, v string) map[string]string {
 }
 
 func TestClassCacheIsBoundedByBytes(t *testing.T) {
-	cc, parses := countingCache(512)
+	cc, parses := countingCache(t, 512)
 	cc.maxBytes = 64 << 10
 	class := func(i int) map[string]string {
 		return map[string]string{"objects": fmt.Sprintf("- {objectName: %s, objectType: secretsmanager, objectAlias: a}\n", strings.Repeat("n", 1000)+fmt.Sprint(i))}
@@ -139,7 +184,7 @@ func TestClassCacheIsBoundedByBytes(t *testing.T) {
 }
 
 func TestClassCacheDoesNotKeepAnEntryLargerThanItsBound(t *testing.T) {
-	cc, parses := countingCache(4)
+	cc, parses := countingCache(t, 4)
 	cc.maxBytes = 1 << 10
 	params := map[string]string{"objects": fmt.Sprintf("- {objectName: %s, objectType: secretsmanager, objectAlias: a}\n", strings.Repeat("n", 2000))}
 	for range 2 {
@@ -155,22 +200,26 @@ func TestClassCacheDoesNotKeepAnEntryLargerThanItsBound(t *testing.T) {
 func TestClassCacheSizeCountsCompiledExpressions(t *testing.T) {
 	t.Parallel()
 	path := strings.TrimSuffix(strings.Repeat("a || ", 200), " || ")
-	c := mustParse(t, mountAttrs(yamlLines("- objectName: db", "  objectType: secretsmanager", "  jmesPath:", "    - path: "+path, "      objectAlias: x")))
+	c, err := Parse(map[string]string{"objects": "- objectName: db\n  objectType: secretsmanager\n  jmesPath:\n    - path: " + path + "\n      objectAlias: x\n"}, 0o644, testCatalog)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if s := c.size(); s < 20*len(path) {
 		t.Errorf("a class with a %d-byte path is estimated at %d bytes; its parsed tree holds more", len(path), s)
 	}
 }
 
 func TestConcurrentMountsOfANewClassShareOneParse(t *testing.T) {
-	cc, _ := countingCache(4)
+	cc, _ := countingCache(t, 4)
+	parse := cc.parse
 	var mu sync.Mutex
 	parses := 0
-	cc.parse = func(v *classValues, mode int32) (*Class, error) {
+	cc.parse = func(v classValues, mode int32) (*Class, error) {
 		mu.Lock()
 		parses++
 		mu.Unlock()
 		time.Sleep(50 * time.Millisecond) // long enough for every Mount to arrive
-		return parseClass(v, mode)
+		return parse(v, mode)
 	}
 	params := map[string]string{"objects": "- {objectName: db, objectType: secretsmanager}\n"}
 	var wg sync.WaitGroup
@@ -189,9 +238,10 @@ func TestConcurrentMountsOfANewClassShareOneParse(t *testing.T) {
 
 // TestTheCacheBoundsWorkInProgress: a parse, or an object's jmesPath
 // evaluation for a class the cache returned, waits while every slot is
-// taken.
+// taken. (provider's TestBuildFilesWaitsForAnEvaluationSlot checks that
+// BuildFiles takes one.)
 func TestTheCacheBoundsWorkInProgress(t *testing.T) {
-	cc := NewClassCache(4)
+	cc := testCache(t, 4)
 	cc.work = make(chan struct{}, 1)
 	params := map[string]string{"objects": "- {objectName: db, objectType: secretsmanager, jmesPath: [{path: username, objectAlias: u}]}\n"}
 	c, err := cc.Parse(params, 0o644)
@@ -207,8 +257,8 @@ func TestTheCacheBoundsWorkInProgress(t *testing.T) {
 			return err
 		}},
 		{"an evaluation waits for a slot", func() error {
-			_, err := BuildFiles(c, []Value{{Data: []byte(dbJSON), Version: "v"}}, driverLimit)
-			return err
+			c.EvaluationSlot()()
+			return nil
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -225,5 +275,20 @@ func TestTheCacheBoundsWorkInProgress(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+func TestACatalogThatCannotNameEachServiceIsRefused(t *testing.T) {
+	t.Parallel()
+	for name, catalog := range map[string]Catalog{
+		"no services":       {},
+		"one service twice": {Services: []Service{testService{}, testService{}}},
+	} {
+		if _, err := NewCache(4, catalog); err == nil || failure.KindOf(err) != failure.Internal {
+			t.Errorf("%s: NewCache = %v, want an Internal error", name, err)
+		}
+		if _, err := Parse(map[string]string{"objects": "- {objectName: db, objectType: secretsmanager}\n"}, 0o644, catalog); err == nil || failure.KindOf(err) != failure.Internal {
+			t.Errorf("%s: Parse = %v, want an Internal error", name, err)
+		}
 	}
 }

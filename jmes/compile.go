@@ -1,4 +1,10 @@
-package provider
+// Package jmes is JMESPath within bounds: expressions from a
+// SecretProviderClass, which any tenant may write, checked when the class is
+// parsed (Compile: nothing is evaluated) and evaluated at Mount time within
+// a budget for each entry and one for all the entries of a Mount
+// (Expr.Evaluate). The limits and their messages are listed in
+// docs/limits.md.
+package jmes
 
 import (
 	"errors"
@@ -17,8 +23,8 @@ import (
 // parser recurses once per nesting level, and a few characters of
 // multi-select can multiply the value exponentially.
 const (
-	// maxExprBytes bounds a path's length, checked before anything reads it.
-	maxExprBytes = 1024
+	// MaxExprBytes bounds a path's length, checked before anything reads it.
+	MaxExprBytes = 1024
 	// maxExprDepth bounds how deeply brackets, parentheses and braces nest,
 	// plus runs of prefix operators; each level is a level of recursion
 	// in the parser and the interpreter.
@@ -29,9 +35,9 @@ const (
 	maxExprFanOut = 64
 )
 
-// jmesExpr is a jmesPath expression that passed every static check:
+// Expr is a jmesPath expression that passed every static check:
 // evaluating it needs no further parsing or checking.
-type jmesExpr struct {
+type Expr struct {
 	// ast is the checked tree, with countBuilt's calls.
 	ast parsing.ASTNode
 	// fanOut is exprFanOut's bound for the whole expression.
@@ -40,6 +46,9 @@ type jmesExpr struct {
 	// cache's byte bound.
 	size int
 }
+
+// Size estimates the bytes the compiled expression holds.
+func (e *Expr) Size() int { return e.size }
 
 // jmesFunction is one function a path may call: the library's entry and
 // the argument counts its spec accepts (max < 0: any number from min).
@@ -83,16 +92,16 @@ func newFunctionTable() (map[string]jmesFunction, interpreter.FunctionCaller) {
 	return table, interpreter.NewFunctionCaller(entries...)
 }
 
-// compileJMESPath checks and parses a jmesPath expression. Length and
+// Compile checks and parses a jmesPath expression. Length and
 // nesting are checked before the parser sees the text; after parsing, the
 // tree is checked statically: nothing is evaluated, so no part of an
 // expression runs before a Mount gives it a value and a budget.
 //
 // The error text completes "jmesPath[0]: ..." and starts with "path".
-func compileJMESPath(path string) (*jmesExpr, error) {
-	if len(path) > maxExprBytes {
+func Compile(path string) (*Expr, error) {
+	if len(path) > MaxExprBytes {
 		return nil, fmt.Errorf("path is %d bytes long, more than the %d allowed; shorten it, or split what it selects across several jmesPath entries",
-			len(path), maxExprBytes)
+			len(path), MaxExprBytes)
 	}
 	if d := exprDepth(path); d > maxExprDepth {
 		return nil, fmt.Errorf("path %q nests brackets, parentheses, braces or prefix operators (!, -, &) %d deep, more than the %d allowed; simplify the expression",
@@ -111,7 +120,7 @@ func compileJMESPath(path string) (*jmesExpr, error) {
 			path, maxExprFanOut)
 	}
 	countBuilt(&ast)
-	return &jmesExpr{ast: ast, fanOut: fan, size: astSize(&ast)}, nil
+	return &Expr{ast: ast, fanOut: fan, size: astSize(&ast)}, nil
 }
 
 // builtName is the function countBuilt wraps around every node that builds

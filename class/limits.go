@@ -1,9 +1,9 @@
-package provider
+package class
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
 	"fmt"
+
+	"github.com/csi-provider-aws/csi-provider-aws/jmes"
 )
 
 // Limits on what a SecretProviderClass controls (docs/limits.md lists each
@@ -26,9 +26,10 @@ const (
 	// class, aliases and merge keys followed each time: an alias repeats
 	// a mapping at the cost of a few bytes.
 	maxYAMLKeys = 10_000
-	// maxOptionLength bounds the parameters that take a word
-	// (pathTranslation, usePodIdentity, preferredAddressType).
-	maxOptionLength = 64
+	// MaxOptionLength bounds the parameters that take a word
+	// (pathTranslation, preferredAddressType, and the modes' such as
+	// usePodIdentity).
+	MaxOptionLength = 64
 	// maxRegionLength bounds region names; the longest today is 14.
 	maxRegionLength = 32
 )
@@ -40,89 +41,11 @@ const (
 // path, bounded like the driver bounds paths.
 var fieldLimits = map[string]int{
 	keyObjectName:         2048,
-	keyObjectType:         maxOptionLength,
+	keyObjectType:         MaxOptionLength,
 	keyObjectAlias:        maxPathLength,
 	keyObjectVersion:      64,
 	keyObjectVersionLabel: 256,
-	keyPath:               maxExprBytes,
-}
-
-// The SecretProviderClass parameters the parser reads, as indexes into
-// classParams.
-const (
-	pObjects = iota
-	pRegion
-	pFailoverRegion
-	pPathTranslation
-	pUsePodIdentity
-	pPreferredAddressType
-)
-
-// classParam is one parameter the parser reads and the longest value it
-// accepts, with what to do about a longer one.
-type classParam struct {
-	name string
-	max  int
-	hint string
-}
-
-// classParams is the one list of parameters the parser reads. ParseClass
-// sees only these values (classValues), and ClassCache keys its entries by
-// a hash of exactly these values: a parameter added here is part of the key
-// by construction, and one not added here never reaches the parser.
-var classParams = [...]classParam{
-	pObjects: {paramObjects, maxObjectsBytes,
-		"split the objects into several SecretProviderClasses, each mounted as its own volume"},
-	pRegion:         {paramRegion, maxRegionLength, `use a region name such as "us-east-1"`},
-	pFailoverRegion: {paramFailoverRegion, maxRegionLength, `use a region name such as "us-west-2"`},
-	pPathTranslation: {paramPathTranslation, maxOptionLength,
-		`use one character (the replacement for "/" in file names) or "False"`},
-	pUsePodIdentity:       {paramUsePodIdentity, maxOptionLength, `use "true" or "false"`},
-	pPreferredAddressType: {paramPreferredAddressType, maxOptionLength, `use "ipv4", "ipv6" or "auto"`},
-}
-
-// classValues holds the value of each of classParams ("" when absent: the
-// parser treats an absent and an empty parameter alike).
-type classValues [len(classParams)]string
-
-func readClassValues(attrs map[string]string) classValues {
-	var v classValues
-	for i, p := range classParams {
-		v[i] = attrs[p.name]
-	}
-	return v
-}
-
-// checkLengths refuses a parameter longer than its limit, before anything
-// parses it. The message never quotes the value.
-func (v *classValues) checkLengths() error {
-	for i, p := range classParams {
-		if len(v[i]) > p.max {
-			return invalidArg("%s is %s long, more than the %s allowed; %s", p.name, humanBytes(len(v[i])), humanBytes(p.max), p.hint)
-		}
-	}
-	return nil
-}
-
-// key is the class cache's key: a SHA-256 of the driver's default mode and
-// every value, each prefixed with its length so values cannot run into
-// each other. The values are fed through a small buffer rather than
-// copied whole.
-func (v *classValues) key(defaultMode int32) [sha256.Size]byte {
-	h := sha256.New()
-	var buf [512]byte
-	h.Write(binary.BigEndian.AppendUint32(buf[:0], uint32(defaultMode)))
-	for _, s := range v {
-		h.Write(binary.BigEndian.AppendUint64(buf[:0], uint64(len(s))))
-		for len(s) > 0 {
-			n := copy(buf[:], s)
-			h.Write(buf[:n])
-			s = s[n:]
-		}
-	}
-	var k [sha256.Size]byte
-	h.Sum(k[:0])
-	return k
+	keyPath:               jmes.MaxExprBytes,
 }
 
 // parseState is what parsing one class keeps across its objects: the
@@ -135,7 +58,9 @@ type parseState struct {
 	yamlKeys int
 	// exprs keeps each distinct path compiled once: aliases can repeat a
 	// path many times at the cost of a few bytes.
-	exprs map[string]*jmesExpr
+	exprs map[string]*jmes.Expr
+	// services are the catalog's, which objects name.
+	services serviceTable
 }
 
 // checkField refuses a field longer than fieldLimits allows; the message
@@ -190,19 +115,4 @@ func clip(s string) string {
 // short quotes a class field for a message, clipped.
 func short(s string) string {
 	return fmt.Sprintf("%q", clip(s))
-}
-
-// compile compiles path once per class: a path repeated through aliases
-// shares one compiled expression, so compiling costs at most what the
-// class's own text holds.
-func (st *parseState) compile(path string) (*jmesExpr, error) {
-	if e, ok := st.exprs[path]; ok {
-		return e, nil
-	}
-	e, err := compileJMESPath(path)
-	if err != nil {
-		return nil, err
-	}
-	st.exprs[path] = e
-	return e, nil
 }

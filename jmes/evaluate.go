@@ -1,4 +1,4 @@
-package provider
+package jmes
 
 import (
 	"errors"
@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/jmespath-community/go-jmespath/pkg/interpreter"
+
+	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
 // Limits on the jmesPath evaluations (docs/limits.md). The static checks
@@ -32,28 +34,29 @@ const (
 	maxMountCalls = 100_000
 	maxMountBytes = 16 << 20
 	maxMountBuilt = 16 << 20
-	// maxDocumentBytes bounds the JSON value a jmesPath entry is evaluated
-	// over. Secrets Manager caps values at 64 KiB and SSM at 8 KiB, so it
-	// is only reached by a value no AWS service returns.
-	maxDocumentBytes = 1 << 20
+	// MaxDocumentBytes bounds the JSON value a jmesPath entry is evaluated
+	// over (the caller checks it before decoding). Secrets Manager caps
+	// values at 64 KiB and SSM at 8 KiB, so it is only reached by a value no
+	// AWS service returns.
+	MaxDocumentBytes = 1 << 20
 )
 
-// budget counts what evaluations used against their limits; scope names
-// who the limits are for, in messages.
-type budget struct {
+// Budget counts what evaluations used against their limits; scope names
+// who the limits are for, in messages. NewBudget makes the one all the
+// evaluations of a Mount share; each evaluation has its own besides.
+type Budget struct {
 	calls, bytes, built          int
 	maxCalls, maxBytes, maxBuilt int
 	scope                        string
 }
 
-func entryBudget() budget {
-	return budget{maxCalls: maxEvalCalls, maxBytes: maxEvalBytes, maxBuilt: maxEvalBuilt, scope: "one jmesPath entry"}
+func entryBudget() Budget {
+	return Budget{maxCalls: maxEvalCalls, maxBytes: maxEvalBytes, maxBuilt: maxEvalBuilt, scope: "one jmesPath entry"}
 }
 
-// newMountBudget is the budget BuildFiles shares among all the jmesPath
-// entries it evaluates.
-func newMountBudget() *budget {
-	return &budget{maxCalls: maxMountCalls, maxBytes: maxMountBytes, maxBuilt: maxMountBuilt,
+// NewBudget is the budget all the jmesPath entries of one Mount share.
+func NewBudget() *Budget {
+	return &Budget{maxCalls: maxMountCalls, maxBytes: maxMountBytes, maxBuilt: maxMountBuilt,
 		scope: "the jmesPath entries of one Mount together"}
 }
 
@@ -65,28 +68,30 @@ const (
 	mapBytes   = 48
 )
 
-// errEvaluation is every evaluation failure other than the budget's. It is
+// ErrEvaluation is every evaluation failure other than the budget's. It is
 // deliberately bare: the library's messages can quote the data they failed
 // on ("invalid type for: <value>"), and the data is a secret.
-var errEvaluation = errors.New("the expression could not be evaluated")
+var ErrEvaluation = errors.New("the expression could not be evaluated")
 
-// budgetError is an evaluation stopped by its budget. Its text names the
+// BudgetError is an evaluation stopped by its budget. Its text names the
 // function and the limit, never a size computed from the value.
-type budgetError struct{ msg string }
+type BudgetError struct{ msg string }
 
-func (e *budgetError) Error() string { return e.msg }
+func (e *BudgetError) Error() string { return e.msg }
 
-// evaluate runs e over doc with a fresh entry budget, counting against
-// mount too (nil: the entry budget alone). A panic in the library becomes
-// errEvaluation, like any other library failure.
-func (e *jmesExpr) evaluate(doc any, mount *budget) (res any, err error) {
+// Evaluate runs e over doc (a value encoding/json decoded into an any) with
+// a fresh budget for this evaluation, counting against mount too (nil: a
+// Mount budget of its own). It fails with a *BudgetError when a budget
+// stops it, and with ErrEvaluation otherwise; a panic in the library
+// becomes ErrEvaluation like any other library failure.
+func (e *Expr) Evaluate(doc any, mount *Budget) (res any, err error) {
 	if mount == nil {
-		mount = newMountBudget()
+		mount = NewBudget()
 	}
 	b := &budgetCaller{entry: entryBudget(), mount: mount}
 	defer func() {
 		if r := recover(); r != nil {
-			res, err = nil, errEvaluation
+			res, err = nil, ErrEvaluation
 		}
 		// The interpreter drops some errors (a filter or flatten over a
 		// failed left side yields null), so the budget is checked after
@@ -97,7 +102,7 @@ func (e *jmesExpr) evaluate(doc any, mount *budget) (res any, err error) {
 	}()
 	res, err = interpreter.NewInterpreter(doc, b, nil).Execute(e.ast, doc)
 	if err != nil {
-		return nil, errEvaluation
+		return nil, ErrEvaluation
 	}
 	return res, nil
 }
@@ -116,9 +121,9 @@ func (e *jmesExpr) evaluate(doc any, mount *budget) (res any, err error) {
 // runes). Every function's result is then counted by valueSize, and so is
 // every value a multi-select, projection or flatten builds (builtName).
 type budgetCaller struct {
-	entry    budget
-	mount    *budget
-	exceeded *budgetError
+	entry    Budget
+	mount    *Budget
+	exceeded *BudgetError
 }
 
 func (b *budgetCaller) CallFunction(name string, args []any) (any, error) {
@@ -128,44 +133,44 @@ func (b *budgetCaller) CallFunction(name string, args []any) (any, error) {
 	if name == builtName {
 		return b.countBuilt(args[0])
 	}
-	for _, u := range []*budget{&b.entry, b.mount} {
+	for _, u := range []*Budget{&b.entry, b.mount} {
 		if u.calls++; u.calls > u.maxCalls {
 			return nil, b.fail("it calls functions more than %d times, the most %s may", u.maxCalls, u.scope)
 		}
 	}
-	tight := b.tightest(func(u *budget) int { return u.maxBytes - u.bytes })
+	tight := b.tightest(func(u *Budget) int { return u.maxBytes - u.bytes })
 	room := tight.maxBytes - tight.bytes
 	if outputBound(name, args, room) > room {
-		return nil, b.fail("%s would take what functions produce past %s, the most %s may have them produce", name, humanBytes(tight.maxBytes), tight.scope)
+		return nil, b.fail("%s would take what functions produce past %s, the most %s may have them produce", name, failure.Bytes(tight.maxBytes), tight.scope)
 	}
 	res, err := jmesCaller.CallFunction(name, args)
 	if err != nil {
 		return nil, err
 	}
 	n := valueSize(res, room+1)
-	for _, u := range []*budget{&b.entry, b.mount} {
+	for _, u := range []*Budget{&b.entry, b.mount} {
 		if u.bytes += n; u.bytes > u.maxBytes {
-			return nil, b.fail("%s took what functions produce past %s, the most %s may have them produce", name, humanBytes(u.maxBytes), u.scope)
+			return nil, b.fail("%s took what functions produce past %s, the most %s may have them produce", name, failure.Bytes(u.maxBytes), u.scope)
 		}
 	}
 	return res, nil
 }
 
 // countBuilt counts a value a multi-select, projection or flatten built
-// (see countBuilt in jmespath.go) and returns it.
+// (see countBuilt in compile.go) and returns it.
 func (b *budgetCaller) countBuilt(v any) (any, error) {
-	tight := b.tightest(func(u *budget) int { return u.maxBuilt - u.built })
+	tight := b.tightest(func(u *Budget) int { return u.maxBuilt - u.built })
 	n := valueSize(v, tight.maxBuilt-tight.built+1)
-	for _, u := range []*budget{&b.entry, b.mount} {
+	for _, u := range []*Budget{&b.entry, b.mount} {
 		if u.built += n; u.built > u.maxBuilt {
-			return nil, b.fail("its multi-select lists, hashes, projections and flattens build more than %s, the most %s may", humanBytes(u.maxBuilt), u.scope)
+			return nil, b.fail("its multi-select lists, hashes, projections and flattens build more than %s, the most %s may", failure.Bytes(u.maxBuilt), u.scope)
 		}
 	}
 	return v, nil
 }
 
 // tightest returns the budget with the least room left.
-func (b *budgetCaller) tightest(room func(*budget) int) *budget {
+func (b *budgetCaller) tightest(room func(*Budget) int) *Budget {
 	if room(b.mount) < room(&b.entry) {
 		return b.mount
 	}
@@ -173,7 +178,7 @@ func (b *budgetCaller) tightest(room func(*budget) int) *budget {
 }
 
 func (b *budgetCaller) fail(format string, args ...any) error {
-	b.exceeded = &budgetError{msg: fmt.Sprintf(format, args...)}
+	b.exceeded = &BudgetError{msg: fmt.Sprintf(format, args...)}
 	return b.exceeded
 }
 

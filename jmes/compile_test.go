@@ -1,4 +1,4 @@
-package provider
+package jmes
 
 import (
 	"runtime"
@@ -87,16 +87,16 @@ func TestCompileJMESPathRefusesWhatItCannotBound(t *testing.T) {
 		{"a syntax error says where", "a[", []string{`path "a[" is not a valid JMESPath expression`, "at character"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := compileJMESPath(tc.path)
+			_, err := Compile(tc.path)
 			if err == nil {
-				t.Fatalf("compileJMESPath(%.40q) accepted it", tc.path)
+				t.Fatalf("Compile(%.40q) accepted it", tc.path)
 			}
 			for _, w := range tc.want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %.300q\n  does not contain %q", err, w)
 				}
 			}
-			if len(err.Error()) > 2*maxExprBytes {
+			if len(err.Error()) > 2*MaxExprBytes {
 				t.Errorf("error is %d bytes long", len(err.Error()))
 			}
 		})
@@ -116,8 +116,8 @@ func TestCompileJMESPathAcceptsOrdinaryExpressions(t *testing.T) {
 		strings.Repeat("(", 32) + "a" + strings.Repeat(")", 32),
 		strings.Repeat("a.", 511) + "a", // 1023 bytes
 	} {
-		if _, err := compileJMESPath(path); err != nil {
-			t.Errorf("compileJMESPath(%.60q) = %v", path, err)
+		if _, err := Compile(path); err != nil {
+			t.Errorf("Compile(%.60q) = %v", path, err)
 		}
 	}
 }
@@ -137,9 +137,9 @@ func TestExprFanOutFollowsTheCostModel(t *testing.T) {
 		{"join(',', [a, b])", 3}, {"merge(a, b, c)", 3}, {"abs(a)", 1}, {"length(@)", 1},
 		{"[a, b] == [c, d, e]", 3}, {"[a, b] || [c]", 2}, {"![a, b]", 2},
 	} {
-		e, err := compileJMESPath(tc.path)
+		e, err := Compile(tc.path)
 		if err != nil {
-			t.Errorf("compileJMESPath(%q) = %v", tc.path, err)
+			t.Errorf("Compile(%q) = %v", tc.path, err)
 			continue
 		}
 		if got := e.fanOut; got != tc.want {
@@ -158,9 +158,9 @@ func TestCompilingNeverEvaluates(t *testing.T) {
 		"join('" + strings.Repeat("g", 900) + "', split(pad_left('x', `100000`), ''))",
 	} {
 		var err error
-		n := allocated(func() { _, err = compileJMESPath(path) })
+		n := allocated(func() { _, err = Compile(path) })
 		if err != nil {
-			t.Errorf("compileJMESPath(%.40q) = %v", path, err)
+			t.Errorf("Compile(%.40q) = %v", path, err)
 		}
 		if n > 1<<20 {
 			t.Errorf("compiling %.40q allocated %d bytes, want under 1 MiB", path, n)

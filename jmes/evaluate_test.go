@@ -1,4 +1,4 @@
-package provider
+package jmes
 
 import (
 	"encoding/json"
@@ -50,12 +50,12 @@ func TestTheBudgetStopsFunctionsBeforeTheyProduce(t *testing.T) {
 		{"a budget error inside a filter is not lost", "words[?pad_left(@, `2000000`) == 'x']", "pad_left"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e, err := compileJMESPath(tc.path)
+			e, err := Compile(tc.path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			n := allocated(func() { _, err = e.evaluate(doc, nil) })
-			var be *budgetError
+			n := allocated(func() { _, err = e.Evaluate(doc, nil) })
+			var be *BudgetError
 			if !errors.As(err, &be) || !strings.Contains(be.Error(), tc.fn) {
 				t.Fatalf("evaluate = %v, want a budget error naming %s", err, tc.fn)
 			}
@@ -87,12 +87,12 @@ func TestTheBudgetCountsWhatProjectionsBuild(t *testing.T) {
 		{"projections over a function's output stop", "split(pad_left('x', `15000`), '')[*].[@,@,@,@,@,@,@,@,@,@,@,@,@,@,@,@]", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e, err := compileJMESPath(tc.path)
+			e, err := Compile(tc.path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			n := allocated(func() { _, err = e.evaluate(tc.doc, nil) })
-			var be *budgetError
+			n := allocated(func() { _, err = e.Evaluate(tc.doc, nil) })
+			var be *BudgetError
 			if !errors.As(err, &be) || !strings.Contains(be.Error(), "build more than 4.0 MiB") {
 				t.Fatalf("evaluate = %v, want the budget error for what was built", err)
 			}
@@ -119,11 +119,11 @@ func TestTheBudgetLeavesOrdinaryExpressionsAlone(t *testing.T) {
 		"username[::-1]", "hosts[::-1]", "hosts[*]", "hosts[]", "*", "[username, port]", "{u: username, h: hosts[0]}",
 		"hosts[?@ == 'b'] | [0]", "[hosts, hosts][]", "opts.*", "[[hosts]][][]",
 	} {
-		e, err := compileJMESPath(path)
+		e, err := Compile(path)
 		if err != nil {
-			t.Fatalf("compileJMESPath(%q) = %v", path, err)
+			t.Fatalf("Compile(%q) = %v", path, err)
 		}
-		got, err := e.evaluate(doc, nil)
+		got, err := e.Evaluate(doc, nil)
 		if err != nil {
 			t.Errorf("evaluate(%q) = %v", path, err)
 			continue
@@ -254,67 +254,50 @@ func TestValueSizeStopsCountingPastItsLimit(t *testing.T) {
 }
 
 // TestSortByLeavesTheValueAlone: the library sorts sort_by's argument in
-// place, and the object's next jmesPath entry reads the same value.
+// place, and an object's next jmesPath entry is evaluated over the same
+// value.
 func TestSortByLeavesTheValueAlone(t *testing.T) {
 	t.Parallel()
-	o := jmesObject("sort_by(users, &name)[0].name", "users[0].name")
-	got, err := extractAll(o, []byte(`{"users":[{"name":"zed"},{"name":"amy"}]}`))
-	if err != nil {
+	var doc any
+	if err := json.Unmarshal([]byte(`{"users":[{"name":"zed"},{"name":"amy"}]}`), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if string(got[0]) != "amy" || string(got[1]) != "zed" {
+	var got []any
+	for _, path := range []string{"sort_by(users, &name)[0].name", "users[0].name"} {
+		e, err := Compile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := e.Evaluate(doc, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, res)
+	}
+	if got[0] != "amy" || got[1] != "zed" {
 		t.Errorf("got %q and %q, want amy then zed (the value's own order)", got[0], got[1])
 	}
 	// The copy of an empty list is an empty list, not null (found by
 	// FuzzJMESPath).
-	e, err := compileJMESPath("sort_by(users, &name)")
+	e, err := Compile("sort_by(users, &name)")
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := e.evaluate(map[string]any{"users": []any{}}, nil)
+	res, err := e.Evaluate(map[string]any{"users": []any{}}, nil)
 	if b, _ := json.Marshal(res); err != nil || string(b) != "[]" {
 		t.Errorf("sort_by of an empty list = %s (%v), want []", b, err)
 	}
 }
 
-func TestExtractJMESPathRefusesADocumentOverItsLimit(t *testing.T) {
+func TestLibraryPanicsBecomeErrors(t *testing.T) {
 	t.Parallel()
-	big := []byte(`"` + strings.Repeat("x", maxDocumentBytes) + `"`)
-	_, err := extractAll(jmesObject("@"), big)
-	if err == nil || !strings.Contains(err.Error(), `objects[0] "db": the value is 1.0 MiB, more than the 1.0 MiB a jmesPath entry may read`) {
-		t.Errorf("extractJMESPath over a value past 1 MiB = %v", err)
+	// find_first slices its subject from start to end without checking
+	// that start <= end: the library panics.
+	e, err := Compile("find_first('abc', 'b', `5`)")
+	if err != nil {
+		t.Fatal(err)
 	}
-}
-
-// TestTheMountBudgetIsSharedByEntries: each entry stays within its own
-// budget, but a class of many such entries cannot cost one Mount a budget
-// each.
-func TestTheMountBudgetIsSharedByEntries(t *testing.T) {
-	nums := make([]int, 9000)
-	value, _ := json.Marshal(map[string]any{"nums": nums})
-	for _, tc := range []struct {
-		name, path, want string
-	}{
-		{"function bytes add up across entries", "to_string(length(pad_left('x', `900000`)))",
-			"pad_left would take what functions produce past 16.0 MiB, the most the jmesPath entries of one Mount together may have them produce"},
-		{"function calls add up across entries", "to_string(length(map(&to_string(@), nums)))",
-			"it calls functions more than 100000 times, the most the jmesPath entries of one Mount together may"},
-		{"what projections build adds up across entries", "to_string(length([nums, nums, nums, nums][]))",
-			"build more than 16.0 MiB, the most the jmesPath entries of one Mount together may"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var objects strings.Builder
-			objects.WriteString("- objectName: db\n  objectType: secretsmanager\n  jmesPath:\n")
-			for j := range 100 {
-				fmt.Fprintf(&objects, "    - {path: %q, objectAlias: f%d}\n", tc.path, j)
-			}
-			c := mustParse(t, mountAttrs(objects.String()))
-			var err error
-			n := allocated(func() { _, err = BuildFiles(c, []Value{{Data: value, Version: "v"}}, driverLimit) })
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("BuildFiles = %v, want an error containing %q", err, tc.want)
-			}
-			t.Logf("%s: allocated %.1f MiB", tc.name, float64(n)/(1<<20))
-		})
+	if _, err := e.Evaluate(nil, nil); err != ErrEvaluation {
+		t.Errorf("evaluating an expression that panics in the library = %v, want ErrEvaluation", err)
 	}
 }

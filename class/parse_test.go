@@ -1,4 +1,4 @@
-package provider
+package class_test
 
 import (
 	"fmt"
@@ -6,7 +6,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/csi-provider-aws/csi-provider-aws/auth"
+	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/provider"
 )
 
 const (
@@ -20,7 +23,7 @@ const (
 func yamlLines(l ...string) string { return strings.Join(l, "\n") + "\n" }
 
 // mountAttrs builds Mount attributes the way the driver does: the class's
-// parameters plus keys ParseClass must ignore.
+// parameters plus keys Parse must ignore.
 func mountAttrs(objects string, kv ...string) map[string]string {
 	p := map[string]string{
 		"objects":                                objects,
@@ -36,14 +39,17 @@ func mountAttrs(objects string, kv ...string) map[string]string {
 	return p
 }
 
+// catalog is the daemon's: provider's services and auth's modes.
+var catalog = class.Catalog{Services: provider.Services(), Modes: auth.Modes()}
+
 // oneSecret is a class with a single well-formed Secrets Manager object "db".
 var oneSecret = yamlLines("- objectName: db", "  objectType: secretsmanager")
 
-func mustParse(t *testing.T, p map[string]string) *Class {
+func mustParse(t *testing.T, p map[string]string) *class.Class {
 	t.Helper()
-	c, err := ParseClass(p, driverMode)
+	c, err := class.Parse(p, driverMode, catalog)
 	if err != nil {
-		t.Fatalf("ParseClass: %v", err)
+		t.Fatalf("Parse: %v", err)
 	}
 	return c
 }
@@ -79,56 +85,57 @@ func TestParseClassAcceptsEveryField(t *testing.T) {
 		"usePodIdentity", "true",
 		"preferredAddressType", "IPv6",
 	))
-	want := &Class{
+	want := &class.Class{
 		Region:               "us-east-1",
 		FailoverRegion:       "us-west-2",
 		PathTranslation:      "-",
-		UsePodIdentity:       true,
+		Mode:                 auth.ModePodIdentity,
 		PreferredAddressType: "ipv6",
-		Objects: []Object{
+		Objects: []class.Object{
 			{
-				Index: 0, Name: smARN, Type: SecretsManager, Alias: "db-creds",
+				Index: 0, Name: smARN, Type: provider.SecretsManager, Alias: "db-creds",
 				Version: "v1", VersionLabel: "AWSCURRENT", Mode: 0o640, FileName: "db-creds",
-				JMESPath: []JMESPathFile{
+				JMESPath: []class.JMESPathFile{
 					{Path: "username", FileName: "db-user", Mode: 0o640},
 					{Path: "credentials.password", FileName: "db-pass", Mode: 0o400},
 				},
-				Failover: &FailoverObject{
+				Failover: &class.FailoverObject{
 					Name:         "arn:aws:secretsmanager:us-west-2:123456789012:secret:db-replica-XyZ",
 					Version:      "v1",
 					VersionLabel: "AWSCURRENT",
 				},
 			},
-			{Index: 1, Name: "/app/config", Type: ParameterStore, Version: "7", Mode: 0o644, FileName: "-app-config"},
-			{Index: 2, Name: "app-flag", Type: ParameterStore, VersionLabel: "prod", Mode: 0o644, FileName: "app-flag"},
+			{Index: 1, Name: "/app/config", Type: provider.ParameterStore, Version: "7", Mode: 0o644, FileName: "-app-config"},
+			{Index: 2, Name: "app-flag", Type: provider.ParameterStore, VersionLabel: "prod", Mode: 0o644, FileName: "app-flag"},
 		},
 	}
 	for _, o := range c.Objects {
 		for j := range o.JMESPath {
-			if o.JMESPath[j].expr == nil {
-				t.Errorf("%s jmesPath[%d] was not compiled", o.label(), j)
+			if o.JMESPath[j].Expr == nil {
+				t.Errorf("%s jmesPath[%d] was not compiled", o.Label(), j)
 			}
-			o.JMESPath[j].expr = nil // compared below by its path
+			o.JMESPath[j].Expr = nil // compared below by its path
 		}
 	}
 	if !reflect.DeepEqual(c, want) {
-		t.Errorf("ParseClass =\n%+v\nwant\n%+v", c, want)
+		t.Errorf("Parse =\n%+v\nwant\n%+v", c, want)
 	}
-	if err := c.WithRegion("us-east-1"); err != nil {
-		t.Errorf("WithRegion(us-east-1) = %v, want nil", err)
+	if err := c.CheckRegion("us-east-1"); err != nil {
+		t.Errorf("CheckRegion(us-east-1) = %v, want nil", err)
 	}
 }
 
 func TestParseClassDefaults(t *testing.T) {
 	t.Parallel()
 	c := mustParse(t, mountAttrs(oneSecret))
-	want := &Class{
+	want := &class.Class{
 		PathTranslation:      "_",
+		Mode:                 auth.ModeIRSA,
 		PreferredAddressType: "auto",
-		Objects:              []Object{{Index: 0, Name: "db", Type: SecretsManager, Mode: 0o644, FileName: "db"}},
+		Objects:              []class.Object{{Index: 0, Name: "db", Type: provider.SecretsManager, Mode: 0o644, FileName: "db"}},
 	}
 	if !reflect.DeepEqual(c, want) {
-		t.Errorf("ParseClass =\n%+v\nwant\n%+v", c, want)
+		t.Errorf("Parse =\n%+v\nwant\n%+v", c, want)
 	}
 }
 
@@ -183,16 +190,16 @@ func TestParseClassInfersTypeFromARNsInEveryPartition(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		arn, region string
-		want        ObjectType
+		want        class.ObjectType
 	}{
-		{"arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf", "us-east-1", SecretsManager},
-		{"arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:db-AbCdEf", "cn-north-1", SecretsManager},
-		{"arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:db-AbCdEf", "us-gov-west-1", SecretsManager},
-		{"arn:aws-iso:secretsmanager:us-iso-east-1:123456789012:secret:db-AbCdEf", "us-iso-east-1", SecretsManager},
-		{"arn:aws-iso-b:secretsmanager:us-isob-east-1:123456789012:secret:db-AbCdEf", "us-isob-east-1", SecretsManager},
-		{"arn:aws-iso-e:ssm:eu-isoe-west-1:123456789012:parameter/app/db", "eu-isoe-west-1", ParameterStore},
-		{"arn:aws:ssm:us-east-1:123456789012:parameter/app/db", "us-east-1", ParameterStore},
-		{"arn:aws-cn:ssm:cn-northwest-1:123456789012:parameter/flag", "cn-northwest-1", ParameterStore},
+		{"arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf", "us-east-1", provider.SecretsManager},
+		{"arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:db-AbCdEf", "cn-north-1", provider.SecretsManager},
+		{"arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:db-AbCdEf", "us-gov-west-1", provider.SecretsManager},
+		{"arn:aws-iso:secretsmanager:us-iso-east-1:123456789012:secret:db-AbCdEf", "us-iso-east-1", provider.SecretsManager},
+		{"arn:aws-iso-b:secretsmanager:us-isob-east-1:123456789012:secret:db-AbCdEf", "us-isob-east-1", provider.SecretsManager},
+		{"arn:aws-iso-e:ssm:eu-isoe-west-1:123456789012:parameter/app/db", "eu-isoe-west-1", provider.ParameterStore},
+		{"arn:aws:ssm:us-east-1:123456789012:parameter/app/db", "us-east-1", provider.ParameterStore},
+		{"arn:aws-cn:ssm:cn-northwest-1:123456789012:parameter/flag", "cn-northwest-1", provider.ParameterStore},
 	} {
 		t.Run("an ARN in "+tc.region+" reads as "+string(tc.want), func(t *testing.T) {
 			t.Parallel()
@@ -200,15 +207,15 @@ func TestParseClassInfersTypeFromARNsInEveryPartition(t *testing.T) {
 			if got := c.Objects[0].Type; got != tc.want {
 				t.Errorf("Type = %q, want %q", got, tc.want)
 			}
-			if err := c.WithRegion(tc.region); err != nil {
-				t.Errorf("WithRegion(%q) = %v", tc.region, err)
+			if err := c.CheckRegion(tc.region); err != nil {
+				t.Errorf("CheckRegion(%q) = %v", tc.region, err)
 			}
 		})
 	}
 	t.Run("an objectType that agrees with the ARN is accepted", func(t *testing.T) {
 		t.Parallel()
 		c := mustParse(t, mountAttrs(yamlLines("- objectName: "+ssmARN, "  objectType: ssmparameter")))
-		if c.Objects[0].Type != ParameterStore {
+		if c.Objects[0].Type != provider.ParameterStore {
 			t.Errorf("Type = %q", c.Objects[0].Type)
 		}
 	})
@@ -224,7 +231,7 @@ func TestParseClassModes(t *testing.T) {
 		"    - path: y", "      objectAlias: b-y", "      filePermission: \"0444\"",
 		"- objectName: c", "  objectType: secretsmanager", "  filePermission: '0000'",
 	)
-	c, err := ParseClass(mountAttrs(objects), 0o440)
+	c, err := class.Parse(mountAttrs(objects), 0o440, catalog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,8 +264,12 @@ func TestParseClassParameters(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			c := mustParse(t, mountAttrs(oneSecret, tc.kv...))
-			if c.UsePodIdentity != tc.podID || c.PreferredAddressType != tc.family {
-				t.Errorf("UsePodIdentity, PreferredAddressType = %v, %q; want %v, %q", c.UsePodIdentity, c.PreferredAddressType, tc.podID, tc.family)
+			mode := auth.ModeIRSA
+			if tc.podID {
+				mode = auth.ModePodIdentity
+			}
+			if c.Mode != mode || c.PreferredAddressType != tc.family {
+				t.Errorf("Mode, PreferredAddressType = %q, %q; want %q, %q", c.Mode, c.PreferredAddressType, mode, tc.family)
 			}
 		})
 	}
@@ -271,34 +282,34 @@ func TestParseClassIsLenientWhereTheReferenceIs(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		params map[string]string
-		check  func(t *testing.T, c *Class)
+		check  func(t *testing.T, c *class.Class)
 	}{
 		{"keys match without regard to case, as encoding/json does", mountAttrs(yamlLines("- ObjectName: db", "  objecttype: secretsmanager", "  OBJECTALIAS: x")),
-			func(t *testing.T, c *Class) {
-				if o := c.Objects[0]; o.Name != "db" || o.Type != SecretsManager || o.FileName != "x" {
+			func(t *testing.T, c *class.Class) {
+				if o := c.Objects[0]; o.Name != "db" || o.Type != provider.SecretsManager || o.FileName != "x" {
 					t.Errorf("object = %+v", o)
 				}
 			}},
 		{"unknown keys such as objectTemplate are ignored", mountAttrs(yamlLines("- objectName: db", "  objectType: secretsmanager", "  objectTemplate: '{{ .x }}'", "  comment: hi")),
-			func(t *testing.T, c *Class) {
+			func(t *testing.T, c *class.Class) {
 				if c.Objects[0].Name != "db" {
 					t.Errorf("object = %+v", c.Objects[0])
 				}
 			}},
 		{"an unquoted SSM version number is taken as written", mountAttrs(yamlLines("- objectName: p", "  objectType: ssmparameter", "  objectVersion: 3")),
-			func(t *testing.T, c *Class) {
+			func(t *testing.T, c *class.Class) {
 				if c.Objects[0].Version != "3" {
 					t.Errorf("Version = %q, want \"3\"", c.Objects[0].Version)
 				}
 			}},
 		{"the objectType may be written in any case", mountAttrs(yamlLines("- objectName: db", "  objectType: SecretsManager")),
-			func(t *testing.T, c *Class) {
-				if c.Objects[0].Type != SecretsManager {
+			func(t *testing.T, c *class.Class) {
+				if c.Objects[0].Type != provider.SecretsManager {
 					t.Errorf("Type = %q", c.Objects[0].Type)
 				}
 			}},
 		{"a JSON list is YAML too", mountAttrs(`[{"objectName": "db", "objectType": "secretsmanager", "filePermission": "0600"}]`),
-			func(t *testing.T, c *Class) {
+			func(t *testing.T, c *class.Class) {
 				if c.Objects[0].Mode != 0o600 {
 					t.Errorf("Mode = %#o", c.Objects[0].Mode)
 				}
@@ -306,13 +317,13 @@ func TestParseClassIsLenientWhereTheReferenceIs(t *testing.T) {
 		{"anchors and merge keys are followed", mountAttrs(yamlLines(
 			"- &base", "  objectType: secretsmanager", "  objectName: a", "  filePermission: \"0600\"",
 			"- <<: *base", "  objectName: b")),
-			func(t *testing.T, c *Class) {
-				if o := c.Objects[1]; o.Name != "b" || o.Type != SecretsManager || o.Mode != 0o600 {
+			func(t *testing.T, c *class.Class) {
+				if o := c.Objects[1]; o.Name != "b" || o.Type != provider.SecretsManager || o.Mode != 0o600 {
 					t.Errorf("object = %+v", o)
 				}
 			}},
 		{"null fields are empty", mountAttrs(yamlLines("- objectName: db", "  objectType: secretsmanager", "  objectAlias: ~", "  jmesPath:", "  failoverObject:")),
-			func(t *testing.T, c *Class) {
+			func(t *testing.T, c *class.Class) {
 				if o := c.Objects[0]; o.FileName != "db" || o.JMESPath != nil || o.Failover != nil {
 					t.Errorf("object = %+v", o)
 				}
@@ -320,7 +331,7 @@ func TestParseClassIsLenientWhereTheReferenceIs(t *testing.T) {
 		{"the same object twice with distinct aliases is fine", mountAttrs(yamlLines(
 			"- objectName: db", "  objectType: secretsmanager", "  objectAlias: current",
 			"- objectName: db", "  objectType: secretsmanager", "  objectAlias: previous", "  objectVersionLabel: AWSPREVIOUS")),
-			func(t *testing.T, c *Class) {
+			func(t *testing.T, c *class.Class) {
 				if c.Objects[0].FileName != "current" || c.Objects[1].FileName != "previous" {
 					t.Errorf("objects = %+v", c.Objects)
 				}
@@ -328,7 +339,7 @@ func TestParseClassIsLenientWhereTheReferenceIs(t *testing.T) {
 		{"a plain and a labelled read of one secret are fine when the labelled one has an alias", mountAttrs(yamlLines(
 			"- objectName: db", "  objectType: secretsmanager",
 			"- objectName: db", "  objectType: secretsmanager", "  objectVersionLabel: AWSCURRENT", "  objectAlias: db-current")),
-			func(t *testing.T, c *Class) {
+			func(t *testing.T, c *class.Class) {
 				if len(c.Objects) != 2 {
 					t.Errorf("objects = %+v", c.Objects)
 				}
@@ -336,13 +347,13 @@ func TestParseClassIsLenientWhereTheReferenceIs(t *testing.T) {
 		{"a nested path may share a directory with another", mountAttrs(yamlLines(
 			"- objectName: app/a", "  objectType: secretsmanager",
 			"- objectName: app/b", "  objectType: secretsmanager"), "pathTranslation", "False"),
-			func(t *testing.T, c *Class) {
+			func(t *testing.T, c *class.Class) {
 				if c.Objects[0].FileName != "app/a" || c.Objects[1].FileName != "app/b" {
 					t.Errorf("objects = %+v", c.Objects)
 				}
 			}},
 		{"an empty failoverObject means none", mountAttrs(yamlLines("- objectName: db", "  objectType: secretsmanager", "  failoverObject: {}")),
-			func(t *testing.T, c *Class) {
+			func(t *testing.T, c *class.Class) {
 				if c.Objects[0].Failover != nil {
 					t.Errorf("Failover = %+v", c.Objects[0].Failover)
 				}
@@ -350,8 +361,8 @@ func TestParseClassIsLenientWhereTheReferenceIs(t *testing.T) {
 		{"a failoverObject with only a label keeps the name and needs no alias", mountAttrs(yamlLines(
 			"- objectName: db", "  objectType: secretsmanager", "  objectVersionLabel: AWSCURRENT",
 			"  failoverObject:", "    objectVersionLabel: AWSPREVIOUS"), "failoverRegion", "us-west-2"),
-			func(t *testing.T, c *Class) {
-				want := &FailoverObject{Name: "db", VersionLabel: "AWSPREVIOUS"}
+			func(t *testing.T, c *class.Class) {
+				want := &class.FailoverObject{Name: "db", VersionLabel: "AWSPREVIOUS"}
 				if !reflect.DeepEqual(c.Objects[0].Failover, want) {
 					t.Errorf("Failover = %+v, want %+v", c.Objects[0].Failover, want)
 				}
@@ -359,7 +370,7 @@ func TestParseClassIsLenientWhereTheReferenceIs(t *testing.T) {
 		{"a failoverObject with only a label is ignored without failoverRegion, as in the reference", mountAttrs(yamlLines(
 			"- objectName: db", "  objectType: secretsmanager",
 			"  failoverObject:", "    objectVersionLabel: AWSPREVIOUS")),
-			func(t *testing.T, c *Class) {
+			func(t *testing.T, c *class.Class) {
 				if c.Objects[0].Failover != nil {
 					t.Errorf("Failover = %+v, want nil", c.Objects[0].Failover)
 				}
@@ -372,18 +383,19 @@ func TestParseClassIsLenientWhereTheReferenceIs(t *testing.T) {
 	}
 }
 
-func TestWithRegionRecordsThePrimaryRegion(t *testing.T) {
+func TestCheckRegionChangesNothing(t *testing.T) {
 	t.Parallel()
 	c := mustParse(t, mountAttrs(yamlLines("- objectName: "+smARN, "  objectAlias: db",
 		"  failoverObject:", "    objectName: "+smARNWest), "failoverRegion", "us-west-2"))
-	if c.Region != "" {
-		t.Fatalf("Region before WithRegion = %q, want empty", c.Region)
+	before := *c
+	if err := c.CheckRegion("us-east-1"); err != nil {
+		t.Fatalf("CheckRegion = %v", err)
 	}
-	if err := c.WithRegion("us-east-1"); err != nil {
-		t.Fatalf("WithRegion = %v", err)
+	if err := c.CheckRegion("eu-west-1"); err == nil {
+		t.Fatal("CheckRegion(eu-west-1) accepted an ARN in us-east-1")
 	}
-	if c.Region != "us-east-1" {
-		t.Errorf("Region = %q, want us-east-1", c.Region)
+	if !reflect.DeepEqual(*c, before) || c.Region != "" {
+		t.Errorf("CheckRegion changed the class: %+v, was %+v", *c, before)
 	}
 }
 
@@ -393,12 +405,8 @@ type badCase struct {
 	name string
 	// params are the Mount attributes.
 	params map[string]string
-	// region, when set, is passed to WithRegion after ParseClass succeeded.
+	// region, when set, is passed to CheckRegion after Parse succeeded.
 	region string
-	// values, when set, are passed to BuildFiles after ParseClass and
-	// WithRegion("us-east-1") succeeded.
-	values []Value
-	limit  int
 	kind   failure.Kind
 	want   []string
 	// secret must not appear in the error.
@@ -682,14 +690,14 @@ func parseBadCases() []badCase {
 func TestParseClassRefusesABadDriverPermission(t *testing.T) {
 	t.Parallel()
 	for _, mode := range []int32{-1, 0o1000, 0o4755} {
-		_, err := ParseClass(mountAttrs(oneSecret), mode)
+		_, err := class.Parse(mountAttrs(oneSecret), mode, catalog)
 		if err == nil || !strings.Contains(err.Error(), "the driver's permission") || failure.KindOf(err) != failure.InvalidArgument {
-			t.Errorf("ParseClass(permission %#o) = %v, want an InvalidArgument naming the driver's permission", mode, err)
+			t.Errorf("Parse(permission %#o) = %v, want an InvalidArgument naming the driver's permission", mode, err)
 		}
 	}
 }
 
-func TestWithRegionRefusesBadInput(t *testing.T) {
+func TestCheckRegionRefusesBadInput(t *testing.T) {
 	t.Parallel()
 	runBadCases(t, regionBadCases())
 }
@@ -744,30 +752,23 @@ func runBadCases(t *testing.T, cases []badCase) {
 }
 
 func runBadCase(t *testing.T, tc badCase) error {
-	c, err := ParseClass(tc.params, driverMode)
-	if tc.region == "" && tc.values == nil {
+	c, err := class.Parse(tc.params, driverMode, catalog)
+	if tc.region == "" {
 		return err
 	}
 	if err != nil {
-		t.Fatalf("ParseClass = %v, want success before the step under test", err)
+		t.Fatalf("Parse = %v, want success before the step under test", err)
 	}
-	if tc.region != "" {
-		r := tc.region
-		if r == "-" {
-			r = ""
-		}
-		return c.WithRegion(r)
+	r := tc.region
+	if r == "-" {
+		r = ""
 	}
-	if err := c.WithRegion("us-east-1"); err != nil {
-		t.Fatalf("WithRegion = %v", err)
-	}
-	_, err = BuildFiles(c, tc.values, tc.limit)
-	return err
+	return c.CheckRegion(r)
 }
 
 func TestThereAreEnoughBadInputCases(t *testing.T) {
 	t.Parallel()
-	n := len(parseBadCases()) + len(regionBadCases()) + len(buildBadCases())
+	n := len(parseBadCases()) + len(regionBadCases())
 	if n < 45 {
 		t.Errorf("%d bad-input cases, want at least 45", n)
 	}
@@ -789,15 +790,16 @@ func billionLaughs() string {
 
 func TestRegionNames(t *testing.T) {
 	t.Parallel()
+	c := mustParse(t, mountAttrs(oneSecret))
 	for _, r := range []string{"us-east-1", "us-gov-west-1", "cn-north-1", "cn-northwest-1", "eu-isoe-west-1",
 		"us-isob-east-1", "us-iso-east-1", "eusc-de-east-1", "ap-southeast-5", "il-central-1", "mx-central-1"} {
-		if err := checkRegionName("region", r); err != nil {
+		if err := c.CheckRegion(r); err != nil {
 			t.Errorf("region %q refused: %v", r, err)
 		}
 	}
 	for _, r := range []string{"", "us-east", "useast1", "us_east_1", "US-EAST-1", "us-east-1 ", "us-east-1/x",
 		"us-east-1.amazonaws.com", "a-b-1", "us--east-1", "-us-east-1", "us-east-123", "localhost:4566"} {
-		if err := checkRegionName("region", r); err == nil {
+		if err := c.CheckRegion(r); err == nil {
 			t.Errorf("region %q accepted", r)
 		}
 	}

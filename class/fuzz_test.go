@@ -1,0 +1,135 @@
+package class_test
+
+import (
+	"path"
+	"strings"
+	"testing"
+
+	"github.com/csi-provider-aws/csi-provider-aws/class"
+	"github.com/csi-provider-aws/csi-provider-aws/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/jmes"
+	"github.com/csi-provider-aws/csi-provider-aws/provider"
+)
+
+// checkAcceptedPath is the fuzz targets' oracle for a file path, written
+// independently of CheckRelPath: whatever Parse accepts (and provider.BuildFiles, whose fuzz target
+// has the same oracle)
+// must be relative, clean and free of "..", or the driver (or WriteFiles)
+// would write outside the mount.
+func checkAcceptedPath(t *testing.T, p string) {
+	t.Helper()
+	if p == "" || p == "." || path.IsAbs(p) || path.Clean(p) != p {
+		t.Fatalf("accepted file path %q is not clean and relative", p)
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == ".." {
+			t.Fatalf("accepted file path %q has a .. segment", p)
+		}
+	}
+	if strings.HasPrefix(p, "..") {
+		t.Fatalf("accepted file path %q starts with ..", p)
+	}
+}
+
+// maxAllocPerInput bounds what one fuzz input may allocate (TotalAlloc
+// delta): far above what any limit allows, far below what would threaten
+// the daemon's 256 MiB.
+const maxAllocPerInput = 64 << 20
+
+// boundAllocations runs f and fails the input if it allocated more than
+// maxAllocPerInput.
+func boundAllocations(t *testing.T, f func()) {
+	t.Helper()
+	if n := allocated(f); n > maxAllocPerInput {
+		t.Fatalf("one input allocated %d bytes, more than %d", n, maxAllocPerInput)
+	}
+}
+
+func FuzzParseClass(f *testing.F) {
+	for _, seed := range []struct{ objects, translation string }{
+		{oneSecret, ""},
+		{yamlLines("- objectName: a/b", "  objectType: secretsmanager", "- objectName: a_b", "  objectType: secretsmanager"), ""},
+		{yamlLines("- objectName: /app/../db", "  objectType: ssmparameter"), "False"},
+		{yamlLines("- objectName: "+smARN, "  objectAlias: x", "  filePermission: 0600"), "é"},
+		{yamlLines("- objectName: db", "  objectType: secretsmanager", "  jmesPath:", "    - path: a.b", "      objectAlias: ../x"), "false"},
+		{yamlLines("- objectName: db", "  objectType: secretsmanager", "  objectAlias: x",
+			"  failoverObject:", "    objectName: "+smARNWest), ""},
+		{yamlLines("- &a {objectName: a, objectType: ssmparameter}", "- <<: *a", "  objectAlias: a/b/c"), "FALSE"},
+		{"[]", ""},
+		{"- ", ""},
+		{"{", "/"},
+		{yamlLines("- objectName: db", "  objectType: secretsmanager", "  jmesPath:",
+			"    - {path: 'pad_left(a, `99999999`)', objectAlias: p}", "    - {path: '[@,@][].[@,@]', objectAlias: q}"), ""},
+		{"- &o {objectName: a, objectType: secretsmanager, jmesPath: [&j {path: a, objectAlias: b}, *j]}\n- *o\n- *o\n", ""},
+		{entries(101), ""},
+		{withJMESPath("db", 101), ""},
+	} {
+		f.Add(seed.objects, seed.translation)
+	}
+	f.Fuzz(func(t *testing.T, objects, translation string) {
+		var c *class.Class
+		var err error
+		boundAllocations(t, func() {
+			c, err = class.Parse(map[string]string{
+				"objects":         objects,
+				"pathTranslation": translation,
+				"failoverRegion":  "us-west-2",
+			}, 0o644, catalog)
+		})
+		if err != nil {
+			if k := failure.KindOf(err); k != failure.InvalidArgument {
+				t.Fatalf("Parse error of kind %v, want InvalidArgument: %v", k, err)
+			}
+			return
+		}
+		if len(c.Objects) == 0 {
+			t.Fatal("Parse accepted a class without objects")
+		}
+		if len(objects) > class.MaxObjectsBytes || len(c.Objects) > class.MaxObjects {
+			t.Fatalf("Parse accepted %d bytes of objects listing %d entries", len(objects), len(c.Objects))
+		}
+		files := 0
+		for _, o := range c.Objects {
+			files += 1 + len(o.JMESPath)
+			if len(o.JMESPath) > class.MaxJMESPathEntries {
+				t.Fatalf("Parse accepted %d jmesPath entries in one object", len(o.JMESPath))
+			}
+			for _, j := range o.JMESPath {
+				if _, err := jmes.Compile(j.Path); err != nil || j.Expr == nil {
+					t.Fatalf("Parse accepted the path %q unchecked", j.Path)
+				}
+			}
+		}
+		if files > class.MaxFiles {
+			t.Fatalf("Parse accepted a class of %d files", files)
+		}
+		seen := map[string]bool{}
+		claim := func(p string, mode int32) {
+			checkAcceptedPath(t, p)
+			if seen[p] {
+				t.Fatalf("two files share the path %q", p)
+			}
+			seen[p] = true
+			if mode < 0 || mode > 0o777 {
+				t.Fatalf("file %q has mode %#o", p, mode)
+			}
+		}
+		for _, o := range c.Objects {
+			if o.Name == "" || (o.Type != provider.SecretsManager && o.Type != provider.ParameterStore) {
+				t.Fatalf("accepted object %+v", o)
+			}
+			claim(o.FileName, o.Mode)
+			for _, j := range o.JMESPath {
+				claim(j.FileName, j.Mode)
+			}
+		}
+		for p := range seen {
+			for d := path.Dir(p); d != "."; d = path.Dir(d) {
+				if seen[d] {
+					t.Fatalf("file %q is also the directory of %q", d, p)
+				}
+			}
+		}
+		_ = c.CheckRegion("us-east-1") // must not panic
+	})
+}

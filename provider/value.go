@@ -1,0 +1,10 @@
+package provider
+
+// Value is what was read for one object in one region.
+type Value struct {
+	// Data is SecretString's bytes, SecretBinary's raw bytes, or the SSM value.
+	Data []byte
+	// Version is the Secrets Manager VersionId or the SSM version number of
+	// exactly this value.
+	Version string
+}
