@@ -39,10 +39,11 @@ type Identity struct {
 // namespace, ServiceAccount, role ARN (IRSA) and region, plus the pod UID
 // when PerPod. By default every pod running as the same ServiceAccount with
 // the same role shares one entry. A change of the role annotation gives a
-// new key, so credentials of the old role are never served again: with
-// NewInformerLookup that holds from the moment the watch delivers the change.
+// new key, so credentials of the old role are never served again: with the
+// daemon's Roles (package kube's informers) that holds from the moment the
+// watch delivers the change.
 //
-// Caveat (DESIGN invariant 2): by default (ScopeIdentity) the pod's name
+// Caveat (docs/design.md, invariant 2): by default (ScopeIdentity) the pod's name
 // and UID are not part of the key. The credentials cached for a key were
 // obtained with the token of the first pod that asked, so:
 //   - with Pod Identity they carry that pod's session tags
@@ -88,7 +89,8 @@ type Request struct {
 	PreferredAddressType string
 	Region               string
 	// FailoverRegion ("" = none) is where IRSA asks STS when STS in Region
-	// fails with anything but a client fault (SPEC section 5's rule): the
+	// fails with anything but a client fault (the failover rule of
+	// docs/design.md): the
 	// credentials are cached under the same identity key (Region's).
 	FailoverRegion string
 }
