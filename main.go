@@ -20,13 +20,11 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 
 	"github.com/csi-provider-aws/csi-provider-aws/auth"
 	"github.com/csi-provider-aws/csi-provider-aws/class"
+	"github.com/csi-provider-aws/csi-provider-aws/kube"
 	"github.com/csi-provider-aws/csi-provider-aws/provider"
 	"github.com/csi-provider-aws/csi-provider-aws/server"
 )
@@ -202,11 +200,10 @@ func run(args []string) error {
 	}
 	clients := provider.NewClients(awsCfg)
 
-	kube, err := kubeClient(cfg)
-	if err != nil {
-		return err
-	}
-	lookup, err := auth.NewInformerLookup(ctx, kube, auth.InformerOptions{NodeName: cfg.NodeName})
+	kubeClient, err := kube.Start(ctx, kube.Options{
+		Kubeconfig: cfg.Kubeconfig, QPS: float32(cfg.QPS), Burst: cfg.Burst, UserAgent: "csi-provider-aws/" + version,
+		NodeName: cfg.NodeName,
+	})
 	if err != nil {
 		return err
 	}
@@ -215,7 +212,7 @@ func run(args []string) error {
 		IPv4Endpoint: cfg.PodIdentityIPv4, IPv6Endpoint: cfg.PodIdentityIPv6,
 		HTTPTimeout: cfg.PodIdentityHTTPTimeout,
 	})
-	creds, err := auth.NewCredentialsWithOptions(lookup, irsa, podIdentity, auth.CredentialsOptions{Scope: auth.ScopeMode(cfg.CacheScope)})
+	creds, err := auth.NewCredentialsWithOptions(kubeClient, irsa, podIdentity, auth.CredentialsOptions{Scope: auth.ScopeMode(cfg.CacheScope)})
 	if err != nil {
 		return err
 	}
@@ -227,7 +224,7 @@ func run(args []string) error {
 	srv, err := server.New(server.Options{
 		Credentials:            creds,
 		Fetcher:                fetcher,
-		Regions:                auth.NewRegions(lookup, cfg.Region, cfg.NodeName),
+		Regions:                kube.NewRegions(kubeClient, cfg.Region, cfg.NodeName),
 		Catalog:                class.Catalog{Services: provider.Services(), Modes: auth.Modes()},
 		DriverWritesSecrets:    cfg.DriverWritesSecrets,
 		MaxResponseBytes:       cfg.MaxResponseBytes,
@@ -310,21 +307,4 @@ func serve(ctx context.Context, cfg Config, g *grpc.Server, health *server.Healt
 	}
 	klog.InfoS("stopped")
 	return serveErr
-}
-
-func kubeClient(cfg Config) (kubernetes.Interface, error) {
-	var rc *rest.Config
-	var err error
-	if cfg.Kubeconfig != "" {
-		rc, err = clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
-	} else {
-		rc, err = rest.InClusterConfig()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes client configuration (--kubeconfig %q): %w", cfg.Kubeconfig, err)
-	}
-	rc.QPS = float32(cfg.QPS)
-	rc.Burst = cfg.Burst
-	rc.UserAgent = "csi-provider-aws/" + version
-	return kubernetes.NewForConfig(rc)
 }

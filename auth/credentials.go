@@ -73,7 +73,7 @@ type CredentialsOptions struct {
 // Credentials resolves a Mount's identity and its AWS credentials, caching
 // the credentials per identity key (Identity.Key). Safe for concurrent use.
 type Credentials struct {
-	lookup      Lookup
+	roles       Roles
 	irsa        *IRSA
 	podIdentity *PodIdentity
 	now         func() time.Time
@@ -101,12 +101,12 @@ type cached struct {
 	retryAt    time.Time // no background refresh before (after a failure)
 }
 
-// NewCredentials returns a resolver over lookup (ServiceAccount roles),
+// NewCredentials returns a resolver over roles (ServiceAccount roles),
 // irsa and podIdentity (either may be nil when that mode is not offered);
 // clock is the time source (time.Now outside tests). Credentials are shared
 // per identity (ScopeIdentity).
-func NewCredentials(lookup Lookup, irsa *IRSA, podIdentity *PodIdentity, clock func() time.Time) *Credentials {
-	c, err := NewCredentialsWithOptions(lookup, irsa, podIdentity, CredentialsOptions{Clock: clock})
+func NewCredentials(roles Roles, irsa *IRSA, podIdentity *PodIdentity, clock func() time.Time) *Credentials {
+	c, err := NewCredentialsWithOptions(roles, irsa, podIdentity, CredentialsOptions{Clock: clock})
 	if err != nil {
 		panic(err) // the zero options are valid
 	}
@@ -114,7 +114,7 @@ func NewCredentials(lookup Lookup, irsa *IRSA, podIdentity *PodIdentity, clock f
 }
 
 // NewCredentialsWithOptions is NewCredentials with a choice of scope.
-func NewCredentialsWithOptions(lookup Lookup, irsa *IRSA, podIdentity *PodIdentity, opts CredentialsOptions) (*Credentials, error) {
+func NewCredentialsWithOptions(roles Roles, irsa *IRSA, podIdentity *PodIdentity, opts CredentialsOptions) (*Credentials, error) {
 	scope, err := ParseScope(string(opts.Scope))
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
@@ -127,7 +127,7 @@ func NewCredentialsWithOptions(lookup Lookup, irsa *IRSA, podIdentity *PodIdenti
 		opts.Clock = time.Now
 	}
 	return &Credentials{
-		lookup: lookup, irsa: irsa, podIdentity: podIdentity, now: opts.Clock, perPod: scope == ScopePod,
+		roles: roles, irsa: irsa, podIdentity: podIdentity, now: opts.Clock, perPod: scope == ScopePod,
 		fetchBudget: defaultFetchBudget, minFlight: defaultMinFlight, retryAfter: defaultRetryAfter,
 		cache: cache,
 	}, nil
@@ -228,7 +228,7 @@ func (c *Credentials) identify(ctx context.Context, req Request) (Identity, exch
 		}
 	}
 	if id.Mode == ModeIRSA {
-		arn, err := c.lookup.RoleARN(ctx, req.Namespace, req.ServiceAccount)
+		arn, err := c.roles.RoleARN(ctx, req.Namespace, req.ServiceAccount)
 		if err != nil {
 			return Identity{}, exchange{}, err
 		}

@@ -10,27 +10,28 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/smithy-go"
 	lru "github.com/hashicorp/golang-lru/v2"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakekube"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
 type fixture struct {
 	clock *fakeClock
 	sts   *fakeSTS
-	kube  *fake.Clientset
+	roles *fakeRoles
 	agent *fakeAgent
 	creds *Credentials
+	// kube is the API server of a fixture whose roles come from package
+	// kube (scopedFixture), nil otherwise.
+	kube *fakekube.Server
 }
 
-func newFixture(t *testing.T, objects ...runtime.Object) *fixture {
-	f := &fixture{clock: newClock(), kube: fake.NewClientset(objects...)}
+func newFixture(t *testing.T, sas ...sa) *fixture {
+	f := &fixture{clock: newClock(), roles: newRoles(sas...)}
 	f.sts = newFakeSTS(f.clock)
 	f.agent = newFakeAgent(t, f.clock)
 	pi := NewPodIdentity(PodIdentityOptions{IPv4Endpoint: f.agent.URL, IPv6Endpoint: deadEndpoint(t)})
-	f.creds = NewCredentials(NewDirectLookup(f.kube), NewIRSA(f.sts.forRegion, IRSAOptions{}), pi, f.clock.Now)
+	f.creds = NewCredentials(f.roles, NewIRSA(f.sts.forRegion, IRSAOptions{}), pi, f.clock.Now)
 	return f
 }
 
@@ -234,10 +235,7 @@ func TestResolveFollowsARoleAnnotationChange(t *testing.T) {
 	idOld, credsOld := f.mustResolve(t, request(t, "shop", "cart", "p1"))
 
 	const roleNew = "arn:aws:iam::123456789012:role/cart-v2"
-	if _, err := f.kube.CoreV1().ServiceAccounts("shop").Update(context.Background(),
-		serviceAccount("shop", "cart", roleNew), metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	f.roles.set(serviceAccount("shop", "cart", roleNew))
 	idNew, credsNew := f.mustResolve(t, request(t, "shop", "cart", "p1"))
 	if idNew.RoleARN != roleNew || idNew.Key() == idOld.Key() {
 		t.Errorf("identity after the change = %+v (key %q, before %q)", idNew, idNew.Key(), idOld.Key())
@@ -378,15 +376,12 @@ func TestResolvePodIdentity(t *testing.T) {
 	if n := f.agent.calls.Load(); n != 1 {
 		t.Errorf("agent calls = %d, want 1", n)
 	}
-	if f.sts.count() != 0 || len(f.kube.Actions()) != 0 {
-		t.Errorf("Pod Identity used STS (%d) or the Kubernetes API (%v)", f.sts.count(), f.kube.Actions())
+	if f.sts.count() != 0 || f.roles.count() != 0 {
+		t.Errorf("Pod Identity used STS (%d) or read a role (%d)", f.sts.count(), f.roles.count())
 	}
 
 	// IRSA for the same ServiceAccount is another identity.
-	if _, err := f.kube.CoreV1().ServiceAccounts("shop").Create(context.Background(),
-		serviceAccount("shop", "cart", roleCart), metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	f.roles.set(serviceAccount("shop", "cart", roleCart))
 	req.Mode = ModeIRSA
 	if _, c := f.mustResolve(t, req); c.AccessKeyID != "ASIA1" {
 		t.Errorf("IRSA for the same ServiceAccount got %s", c.AccessKeyID)
@@ -440,7 +435,7 @@ func TestResolveWaitsNoLongerThanTheMount(t *testing.T) {
 
 func TestResolveOffersOnlyConfiguredModes(t *testing.T) {
 	t.Parallel()
-	c := NewCredentials(NewDirectLookup(fake.NewClientset()), nil, nil, newClock().Now)
+	c := NewCredentials(newRoles(), nil, nil, newClock().Now)
 	req := request(t, "shop", "cart", "p1")
 	_, _, err := c.Resolve(context.Background(), req)
 	wantKind(t, err, failure.FailedPrecondition, "irsa")

@@ -7,59 +7,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-
-	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
-
-// TestAPIServerGoingAwayAfterTheInformersStarted: Mounts of ServiceAccounts
-// the informer already holds keep resolving without the API server; one it
-// does not hold fails, saying the Kubernetes API could not be read.
-func TestAPIServerGoingAwayAfterTheInformersStarted(t *testing.T) {
-	t.Parallel()
-	s, cs := startFakekube(t, [3]string{"shop", "cart", roleCart})
-	ctx, _ := logged(t)
-	l := mustInformerLookup(t, ctx, cs, InformerOptions{NodeName: "node-1"})
-	f := newFixture(t)
-	creds := NewCredentials(l, NewIRSA(f.sts.forRegion, IRSAOptions{}), nil, f.clock.Now)
-	regions := NewRegions(l, "", "node-1")
-	s.Close()
-
-	t.Run("a ServiceAccount the informer holds still resolves", func(t *testing.T) {
-		for i := 0; i < 10; i++ {
-			region, err := regions.Region(ctx, "", "shop", "cart-1")
-			if err != nil || region != "us-west-2" {
-				t.Fatalf("Region = %q, %v", region, err)
-			}
-			req := request(t, "shop", "cart", fmt.Sprintf("cart-%d", i))
-			req.Region = region
-			if id, _, err := creds.Resolve(ctx, req); err != nil || id.RoleARN != roleCart {
-				t.Fatalf("Resolve = %+v, %v", id, err)
-			}
-		}
-		if n := f.sts.count(); n != 1 {
-			t.Errorf("STS calls = %d, want 1", n)
-		}
-	})
-	t.Run("a ServiceAccount the informer does not hold fails saying the Kubernetes API is unavailable", func(t *testing.T) {
-		mctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		began := time.Now()
-		req := request(t, "shop", "ghost", "ghost-1")
-		_, _, err := creds.Resolve(mctx, req)
-		wantKind(t, err, failure.Unavailable, "reading ServiceAccount shop/ghost from the Kubernetes API", "connection refused")
-		if took := time.Since(began); took > 5*time.Second {
-			t.Errorf("took %v", took)
-		}
-		t.Logf("after %v: %v", time.Since(began).Round(time.Millisecond), err)
-	})
-}
 
 // flakyAgent is an agent at a fixed address that is down (nothing listens)
 // until Up, then answers each request after slowFor has passed since Up
@@ -169,57 +120,6 @@ func TestAgentDownThenSlowThenUp(t *testing.T) {
 				t.Errorf("the Mount took %v; want a little over the %v the agent was down and slow", took, tt.down+tt.slowFor)
 			}
 			t.Logf("served after %v; the agent's calls came at %v after it came up", took.Round(time.Millisecond), calls)
-		})
-	}
-}
-
-// TestAHungAPIServerIsNeverReportedAsAWS: a Kubernetes read that runs out
-// of time says the Kubernetes API did not answer (failure.Describe would
-// read the deadline as "timed out waiting for AWS").
-func TestAHungAPIServerIsNeverReportedAsAWS(t *testing.T) {
-	t.Parallel()
-	release := make(chan struct{})
-	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-release: // the detached shared reads outlive their callers
-		}
-	}))
-	t.Cleanup(hung.Close)
-	t.Cleanup(func() { close(release) }) // runs first
-	cs, err := kubernetes.NewForConfig(&rest.Config{Host: hung.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &informerLookup{direct: directLookup{client: cs}, sas: newGetCache(0, time.Now), nodes: newGetCache(0, time.Now)}
-	tests := []struct {
-		name      string
-		read      func(ctx context.Context) error
-		fragments []string
-	}{
-		{"a direct read of a ServiceAccount", func(ctx context.Context) error {
-			_, err := l.direct.RoleARN(ctx, "shop", "ghost")
-			return err
-		}, []string{"reading ServiceAccount shop/ghost from the Kubernetes API: the Kubernetes API server did not answer in time"}},
-		{"a shared read of a ServiceAccount", func(ctx context.Context) error {
-			_, err := l.RoleARN(ctx, "shop", "ghost")
-			return err
-		}, []string{"waiting for the Kubernetes API to answer for shop/ghost: the Kubernetes API server did not answer in time"}},
-		{"the node-region lookup", func(ctx context.Context) error {
-			_, err := NewRegions(l, "", "node-1").Region(ctx, "", "shop", "p1")
-			return err
-		}, []string{"waiting for the Kubernetes API to answer for Node node-1: the Kubernetes API server did not answer in time"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name+" that runs out of time names the Kubernetes API, not AWS", func(t *testing.T) {
-			t.Parallel()
-			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-			defer cancel()
-			err := tt.read(ctx)
-			wantKind(t, err, failure.Timeout, tt.fragments...)
-			if err != nil && strings.Contains(err.Error(), "AWS") {
-				t.Errorf("the error blames AWS: %v", err)
-			}
 		})
 	}
 }

@@ -13,8 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
@@ -105,12 +103,56 @@ func request(t testing.TB, ns, sa, pod string) Request {
 	}
 }
 
-func serviceAccount(ns, name, roleARN string) *corev1.ServiceAccount {
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
-	if roleARN != "" {
-		sa.Annotations = map[string]string{RoleARNAnnotation: roleARN}
+// sa is a ServiceAccount the fake Roles knows; role "" = no annotation.
+type sa struct{ namespace, name, role string }
+
+func serviceAccount(ns, name, role string) sa { return sa{namespace: ns, name: name, role: role} }
+
+// fakeRoles is Roles over a map, read on every call as a direct GET would
+// be, answering missing ServiceAccounts and annotations as package kube
+// does.
+type fakeRoles struct {
+	mu    sync.Mutex
+	roles map[string]string // namespace/name -> role
+	calls int
+}
+
+func newRoles(sas ...sa) *fakeRoles {
+	r := &fakeRoles{roles: map[string]string{}}
+	for _, s := range sas {
+		r.set(s)
 	}
-	return sa
+	return r
+}
+
+// set creates the ServiceAccount or changes its role.
+func (r *fakeRoles) set(s sa) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.roles[s.namespace+"/"+s.name] = s.role
+}
+
+// count is how many times RoleARN was asked.
+func (r *fakeRoles) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.calls
+}
+
+func (r *fakeRoles) RoleARN(_ context.Context, namespace, serviceAccount string) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls++
+	role, ok := r.roles[namespace+"/"+serviceAccount]
+	switch {
+	case !ok:
+		return "", failure.New(failure.FailedPrecondition, "ServiceAccount %s/%s not found", namespace, serviceAccount)
+	case role == "":
+		return "", failure.New(failure.FailedPrecondition,
+			"ServiceAccount %s/%s has no %s annotation; annotate it with the IAM role to assume, or set usePodIdentity: \"true\"",
+			namespace, serviceAccount, roleAnnotation)
+	}
+	return role, nil
 }
 
 // stsCall is one AssumeRoleWithWebIdentity the fake received.

@@ -42,8 +42,9 @@ type Identity struct {
 // namespace, ServiceAccount, role ARN (IRSA) and region, plus the pod UID
 // when PerPod. By default every pod running as the same ServiceAccount with
 // the same role shares one entry. A change of the role annotation gives a
-// new key, so credentials of the old role are never served again: with
-// NewInformerLookup that holds from the moment the watch delivers the change.
+// new key, so credentials of the old role are never served again: with the
+// daemon's Roles (package kube's informers) that holds from the moment the
+// watch delivers the change.
 //
 // Caveat (docs/design.md, invariant 2): by default (ScopeIdentity) the pod's name
 // and UID are not part of the key. The credentials cached for a key were

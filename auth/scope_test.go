@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/runtime"
-
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
@@ -41,18 +39,18 @@ func TestParseScope(t *testing.T) {
 }
 
 // scopedFixture is a fixture whose resolver has the given scope and reads
-// ServiceAccounts through the informer lookup when informer is set.
-func scopedFixture(t *testing.T, scope ScopeMode, informer bool, objects ...runtime.Object) *fixture {
+// ServiceAccounts through package kube's informers, against fakekube, when
+// informer is set (f.kube is then that API server).
+func scopedFixture(t *testing.T, scope ScopeMode, informer bool, sas ...sa) *fixture {
 	t.Helper()
-	f := newFixture(t, objects...)
-	var lookup Lookup = NewDirectLookup(f.kube)
+	f := newFixture(t, sas...)
+	var roles Roles = f.roles
 	if informer {
-		ctx, _ := logged(t)
-		lookup = mustInformerLookup(t, ctx, f.kube, InformerOptions{})
-		f.kube.ClearActions()
+		f.kube, roles = startKube(t, t.Context(), "", sas...)
+		f.kube.ResetCalls()
 	}
 	pi := NewPodIdentity(PodIdentityOptions{IPv4Endpoint: f.agent.URL, IPv6Endpoint: deadEndpoint(t)})
-	c, err := NewCredentialsWithOptions(lookup, NewIRSA(f.sts.forRegion, IRSAOptions{}), pi, CredentialsOptions{Scope: scope, Clock: f.clock.Now})
+	c, err := NewCredentialsWithOptions(roles, NewIRSA(f.sts.forRegion, IRSAOptions{}), pi, CredentialsOptions{Scope: scope, Clock: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,8 +223,8 @@ func isolation(t *testing.T, scope ScopeMode, informer bool) {
 				if f.sts.count() != before {
 					t.Error("a refused request reached STS")
 				}
-				if n := gets(f.kube, "serviceaccounts"); informer && n != 0 {
-					t.Errorf("%d ServiceAccount GETs with informers, want 0", n)
+				if informer && f.kube.Calls()["get serviceaccounts"] != 0 {
+					t.Errorf("ServiceAccount GETs with informers: %v, want none", f.kube.Calls())
 				}
 			})
 		}

@@ -8,13 +8,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/csi-provider-aws/csi-provider-aws/auth"
 	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakeaws"
+	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakekube"
+	"github.com/csi-provider-aws/csi-provider-aws/kube"
 	"github.com/csi-provider-aws/csi-provider-aws/provider"
 )
 
@@ -50,14 +49,22 @@ func TestScopeDecidesWhoSharesValues(t *testing.T) {
 			}
 			cfg.BaseEndpoint = aws.String(fakeAWS.URL())
 			clients := provider.NewClients(cfg)
-			kube := fake.NewClientset(&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{
-				Namespace: "shop", Name: "cart", Annotations: map[string]string{auth.RoleARNAnnotation: role}}})
-			lookup, err := auth.NewInformerLookup(t.Context(), kube, auth.InformerOptions{})
+			fakeKube := fakekube.New()
+			if err := fakeKube.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(fakeKube.Close)
+			fakeKube.AddServiceAccount("shop", "cart", map[string]string{kube.RoleARNAnnotation: role})
+			kubeconfig, err := fakeKube.Kubeconfig(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			roles, err := kube.Start(t.Context(), kube.Options{Kubeconfig: kubeconfig, QPS: 50, Burst: 100})
 			if err != nil {
 				t.Fatal(err)
 			}
 			irsa := auth.NewIRSA(func(region string) auth.STSAPI { return clients.STS(region) }, auth.IRSAOptions{})
-			creds, err := auth.NewCredentialsWithOptions(lookup, irsa, nil, auth.CredentialsOptions{Scope: tt.scope})
+			creds, err := auth.NewCredentialsWithOptions(roles, irsa, nil, auth.CredentialsOptions{Scope: tt.scope})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -13,9 +13,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-
 	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakeaws"
 	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakekube"
 )
@@ -187,18 +184,14 @@ func TestTheAPIServerGoingAwayAfterStart(t *testing.T) {
 	t.Cleanup(k.Close)
 	k.AddNode("node-1", map[string]string{"topology.kubernetes.io/region": "us-west-2"})
 	k.AddServiceAccount("team", "app", map[string]string{"eks.amazonaws.com/role-arn": role})
-	client, err := kubernetes.NewForConfig(&rest.Config{Host: k.URL(), Timeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newFaultEnv(t, daemonOptions{kube: client})
+	e := newFaultEnv(t, daemonOptions{kube: k})
 	k.Close()
 	afterTTL()
 	if _, err := e.d.mount(t, e.p, e.params, e.target); err != nil {
 		t.Errorf("a known ServiceAccount with the API server gone: %v, want its files", err)
 	}
 	e.wantFiles(t, "db-1", "flag-1")
-	err = e.mountAs(t, "never-seen")
+	err := e.mountAs(t, "never-seen")
 	if status.Code(err) != codes.Aborted || !strings.Contains(err.Error(), "ServiceAccount team/never-seen") || !strings.Contains(err.Error(), "Kubernetes API") {
 		t.Errorf("an unknown ServiceAccount with the API server gone: %v, want Aborted naming it and the Kubernetes API", err)
 	}

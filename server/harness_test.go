@@ -28,14 +28,14 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	kubefake "k8s.io/client-go/kubernetes/fake"
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
 	"github.com/csi-provider-aws/csi-provider-aws/auth"
 	spclass "github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakeaws"
+	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakekube"
 	"github.com/csi-provider-aws/csi-provider-aws/emulators/moto"
+	"github.com/csi-provider-aws/csi-provider-aws/kube"
 	"github.com/csi-provider-aws/csi-provider-aws/provider"
 	"github.com/csi-provider-aws/csi-provider-aws/server"
 )
@@ -182,7 +182,7 @@ type daemon struct {
 
 type daemonOptions struct {
 	endpoint            string
-	kube                kubernetes.Interface
+	kube                *fakekube.Server // cluster(); started here unless the test started it
 	driverWritesSecrets bool
 	podIdentityURL      string
 	envRegion           string
@@ -215,13 +215,23 @@ func startDaemon(t testing.TB, o daemonOptions) *daemon {
 	}
 	cfg.BaseEndpoint = aws.String(o.endpoint)
 	clients := provider.NewClients(cfg)
-	lookup, err := auth.NewInformerLookup(t.Context(), o.kube, auth.InformerOptions{NodeName: "node-1"})
+	if o.kube.URL() == "" {
+		if err := o.kube.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(o.kube.Close)
+	}
+	kubeconfig, err := o.kube.Kubeconfig(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeClient, err := kube.Start(t.Context(), kube.Options{Kubeconfig: kubeconfig, QPS: 50, Burst: 100, NodeName: "node-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	irsa := auth.NewIRSA(func(region string) auth.STSAPI { return clients.STS(region) }, auth.IRSAOptions{})
 	pi := auth.NewPodIdentity(auth.PodIdentityOptions{IPv4Endpoint: o.podIdentityURL, IPv6Endpoint: o.podIdentityURL})
-	creds, err := auth.NewCredentialsWithOptions(lookup, irsa, pi, auth.CredentialsOptions{Scope: o.cacheScope})
+	creds, err := auth.NewCredentialsWithOptions(kubeClient, irsa, pi, auth.CredentialsOptions{Scope: o.cacheScope})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +242,7 @@ func startDaemon(t testing.TB, o daemonOptions) *daemon {
 		Credentials: creds,
 		Fetcher: provider.NewFetcher(clients, provider.FetcherOptions{CacheTTL: o.cacheTTL, StaleMax: o.staleMax,
 			Observer: metrics}),
-		Regions:                 auth.NewRegions(lookup, o.envRegion, "node-1"),
+		Regions:                 kube.NewRegions(kubeClient, o.envRegion, "node-1"),
 		Catalog:                 spclass.Catalog{Services: provider.Services(), Modes: auth.Modes()},
 		DriverWritesSecrets:     o.driverWritesSecrets,
 		MountTimeout:            o.mountTimeout,
@@ -307,12 +317,12 @@ func (d *daemon) metric(t testing.TB, name string, want map[string]string) float
 }
 
 // cluster is the Kubernetes the daemon reads: annotated ServiceAccounts and a
-// labelled node.
-func cluster(objs ...*corev1.ServiceAccount) kubernetes.Interface {
-	c := kubefake.NewClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1",
-		Labels: map[string]string{"topology.kubernetes.io/region": "us-west-2"}}})
+// labelled node, served over HTTP by fakekube once a daemon starts on it.
+func cluster(objs ...*corev1.ServiceAccount) *fakekube.Server {
+	c := fakekube.New()
+	c.AddNode("node-1", map[string]string{"topology.kubernetes.io/region": "us-west-2"})
 	for _, sa := range objs {
-		_, _ = c.CoreV1().ServiceAccounts(sa.Namespace).Create(context.Background(), sa, metav1.CreateOptions{})
+		c.AddServiceAccount(sa.Namespace, sa.Name, sa.Annotations)
 	}
 	return c
 }

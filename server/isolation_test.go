@@ -1,13 +1,11 @@
 package server_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // TestCachedValuesStayWithTheirIdentityThroughAMount proves the value
@@ -60,13 +58,7 @@ func TestCachedValuesStayWithTheirIdentityThroughAMount(t *testing.T) {
 		if err := mount("moving", "app"); err != nil {
 			t.Fatal(err)
 		}
-		ctx := context.Background()
-		sa, err := kube.CoreV1().ServiceAccounts("moving").Get(ctx, "app", metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sa.Annotations["eks.amazonaws.com/role-arn"] = denied
-		if _, err := kube.CoreV1().ServiceAccounts("moving").Update(ctx, sa, metav1.UpdateOptions{}); err != nil {
+		if err := kube.UpdateServiceAccount("moving", "app", map[string]string{"eks.amazonaws.com/role-arn": denied}); err != nil {
 			t.Fatal(err)
 		}
 		var last error

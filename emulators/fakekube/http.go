@@ -1,7 +1,6 @@
 package fakekube
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -20,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/version"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/scheme"
 )
 
@@ -66,36 +63,52 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	gr := schema.GroupResource{Resource: req.res.name}
 	switch req.verb {
-	case "get":
-		s.get(w, req)
-		return
-	case "list", "watch":
+	case "get", "list", "watch":
 	default:
 		writeStatus(w, apierrors.NewMethodNotSupported(gr, req.verb))
 		return
 	}
-	s.mu.Lock()
-	deny := s.denyListWatch
-	s.mu.Unlock()
-	if deny {
-		scope := "at the cluster scope"
-		if req.namespace != "" {
-			scope = fmt.Sprintf("in the namespace %q", req.namespace)
+	if req.verb != "get" {
+		if status := s.denied(req); status != nil {
+			writeStatus(w, status)
+			return
 		}
-		writeStatus(w, apierrors.NewForbidden(gr, "", fmt.Errorf("User %q cannot %s resource %q in API group \"\" %s",
-			forbiddenUser, req.verb, req.res.name, scope)))
+	}
+	metadata, status := negotiate(r, req.verb)
+	if status != nil {
+		writeStatus(w, status)
 		return
 	}
-	f, err := parseFilter(req, r)
-	if err != nil {
-		writeStatus(w, err)
+	if req.verb == "get" {
+		s.get(w, req, metadata)
+		return
+	}
+	f, status := parseFilter(req, r)
+	if status != nil {
+		writeStatus(w, status)
 		return
 	}
 	if req.verb == "list" {
-		s.list(w, req.res, f)
+		s.list(w, req.res, f, metadata)
 		return
 	}
-	s.watch(w, r, req.res, f)
+	s.watch(w, r, req.res, f, metadata)
+}
+
+// denied is the 403 of a list or watch under DenyListWatch, nil otherwise.
+func (s *Server) denied(req *request) *apierrors.StatusError {
+	s.mu.Lock()
+	deny := s.denyListWatch
+	s.mu.Unlock()
+	if !deny {
+		return nil
+	}
+	scope := "at the cluster scope"
+	if req.namespace != "" {
+		scope = fmt.Sprintf("in the namespace %q", req.namespace)
+	}
+	return apierrors.NewForbidden(schema.GroupResource{Resource: req.res.name}, "", fmt.Errorf("User %q cannot %s resource %q in API group \"\" %s",
+		forbiddenUser, req.verb, req.res.name, scope))
 }
 
 // nonResource answers discovery and health paths.
@@ -282,11 +295,14 @@ func parseFilter(req *request, r *http.Request) (filter, *apierrors.StatusError)
 	return f, nil
 }
 
-func (s *Server) get(w http.ResponseWriter, req *request) {
+func (s *Server) get(w http.ResponseWriter, req *request, metadata bool) {
 	s.mu.Lock()
 	o, ok := req.res.objects[key(req.namespace, req.name)]
 	var body []byte
-	if ok {
+	switch {
+	case ok && metadata:
+		body = encodePartial(o)
+	case ok:
 		body = encode(o)
 	}
 	s.mu.Unlock()
@@ -305,163 +321,28 @@ type listBody struct {
 	Items           []json.RawMessage `json:"items"`
 }
 
-func (s *Server) list(w http.ResponseWriter, res *resource, f filter) {
+func (s *Server) list(w http.ResponseWriter, res *resource, f filter, metadata bool) {
 	s.mu.Lock()
+	rv := strconv.FormatInt(s.rv, 10)
+	objects := res.current(f)
+	if metadata {
+		l := partialList(objects, rv)
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, l)
+		return
+	}
 	body := listBody{
 		TypeMeta: metav1.TypeMeta{Kind: res.kind + "List", APIVersion: "v1"},
-		Metadata: metav1.ListMeta{ResourceVersion: strconv.FormatInt(s.rv, 10)},
+		Metadata: metav1.ListMeta{ResourceVersion: rv},
 		Items:    []json.RawMessage{},
 	}
-	for _, o := range res.current(f) {
+	for _, o := range objects {
 		item := o.DeepCopyObject().(object)
 		item.GetObjectKind().SetGroupVersionKind(schema.GroupVersionKind{})
 		body.Items = append(body.Items, encode(item))
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, body)
-}
-
-// watch streams events: the initial ones decided under the lock together
-// with registering the watcher, so no change falls between the two.
-func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *resource, f filter) {
-	q := r.URL.Query()
-	rvParam := q.Get("resourceVersion")
-	var from int64
-	if rvParam != "" {
-		n, err := strconv.ParseInt(rvParam, 10, 64)
-		if err != nil || n < 0 {
-			writeStatus(w, apierrors.NewBadRequest(fmt.Sprintf("invalid resourceVersion %q: must be a non-negative integer", rvParam)))
-			return
-		}
-		from = n
-	}
-	sendInitial := q.Has("sendInitialEvents")
-	initial := isTrue(q.Get("sendInitialEvents"))
-	if sendInitial {
-		if q.Get("resourceVersionMatch") != string(metav1.ResourceVersionMatchNotOlderThan) {
-			writeStatus(w, apierrors.NewBadRequest("sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"))
-			return
-		}
-		if !isTrue(q.Get("allowWatchBookmarks")) {
-			writeStatus(w, apierrors.NewBadRequest("sendInitialEvents requires setting allowWatchBookmarks to true"))
-			return
-		}
-	} else if from == 0 {
-		// resourceVersion "" or "0": start with the current state.
-		initial = true
-	}
-	var timeout <-chan time.Time
-	if v := q.Get("timeoutSeconds"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			writeStatus(w, apierrors.NewBadRequest(fmt.Sprintf("invalid timeoutSeconds %q", v)))
-			return
-		}
-		if n > 0 {
-			t := time.NewTimer(time.Duration(n) * time.Second)
-			defer t.Stop()
-			timeout = t.C
-		}
-	}
-
-	var buf bytes.Buffer
-	s.mu.Lock()
-	switch {
-	case initial:
-		for _, o := range res.current(f) {
-			writeEvent(&buf, watch.Added, encode(o))
-		}
-		if sendInitial {
-			writeEvent(&buf, watch.Bookmark, bookmark(res, s.rv))
-		}
-	case from < s.compacted:
-		compacted := s.compacted
-		s.mu.Unlock()
-		writeStatus(w, apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d (%d)", from, compacted)))
-		return
-	case from > 0:
-		for _, ev := range s.history {
-			if ev.rv > from && ev.resource == res.name && f.matches(ev.namespace, ev.labels, ev.fields) {
-				writeEvent(&buf, ev.typ, ev.raw)
-			}
-		}
-	}
-	wt := &watcher{resource: res.name, filter: f, ch: make(chan event, watchBuffer)}
-	s.watchers[wt] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.watchers, wt)
-		s.mu.Unlock()
-	}()
-
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-cache, private")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	send := func() bool {
-		if buf.Len() > 0 {
-			if _, err := w.Write(buf.Bytes()); err != nil {
-				return false
-			}
-			buf.Reset()
-		}
-		return rc.Flush() == nil
-	}
-	if !send() {
-		return
-	}
-	for {
-		select {
-		case ev, ok := <-wt.ch:
-			if !ok {
-				return // lagged too far; the client re-watches from its last resourceVersion
-			}
-			writeEvent(&buf, ev.typ, ev.raw)
-			for drained := false; !drained; {
-				select {
-				case ev, ok := <-wt.ch:
-					if !ok {
-						drained = true
-						continue
-					}
-					writeEvent(&buf, ev.typ, ev.raw)
-				default:
-					drained = true
-				}
-			}
-			if !send() {
-				return
-			}
-		case <-timeout:
-			return
-		case <-r.Context().Done():
-			return
-		case <-s.closing:
-			return
-		}
-	}
-}
-
-// bookmark is the event object that ends a watch-list's initial events.
-func bookmark(res *resource, rv int64) []byte {
-	b, _ := json.Marshal(map[string]any{
-		"kind": res.kind, "apiVersion": "v1",
-		"metadata": map[string]any{
-			"resourceVersion": strconv.FormatInt(rv, 10),
-			"annotations":     map[string]string{metav1.InitialEventsAnnotationKey: "true"},
-		},
-	})
-	return b
-}
-
-func writeEvent(buf *bytes.Buffer, typ watch.EventType, raw []byte) {
-	buf.WriteString(`{"type":`)
-	t, _ := json.Marshal(string(typ))
-	buf.Write(t)
-	buf.WriteString(`,"object":`)
-	buf.Write(raw)
-	buf.WriteString("}\n")
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -96,6 +96,7 @@ type event struct {
 	labels    labels.Set
 	fields    fields.Set
 	raw       []byte // the object's JSON, kind and apiVersion set
+	meta      []byte // its PartialObjectMetadata, for metadata-only watches
 }
 
 // filter is what a list or watch asked for.
@@ -117,6 +118,7 @@ func (f filter) matches(namespace string, ls labels.Set, fs fields.Set) bool {
 type watcher struct {
 	resource string
 	filter   filter
+	metadata bool // send PartialObjectMetadata, not the objects
 	ch       chan event
 }
 
@@ -173,7 +175,7 @@ func (s *Server) remove(res, namespace, name string) bool {
 func (s *Server) publish(r *resource, typ watch.EventType, o object) {
 	ev := event{
 		rv: s.rv, resource: r.name, typ: typ, namespace: o.GetNamespace(),
-		labels: labels.Set(maps.Clone(o.GetLabels())), fields: r.fields(o), raw: encode(o),
+		labels: labels.Set(maps.Clone(o.GetLabels())), fields: r.fields(o), raw: encode(o), meta: encodePartial(o),
 	}
 	if len(s.history) >= historyLimit {
 		drop := len(s.history) - historyLimit/2

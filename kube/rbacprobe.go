@@ -1,7 +1,8 @@
-package auth
+package kube
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -9,11 +10,19 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
+
+// The two resources the daemon reads as metadata.
+var (
+	serviceAccounts = schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}
+	nodes           = schema.GroupVersionResource{Version: "v1", Resource: "nodes"}
+)
+
+// reviewPath is where SelfSubjectAccessReviews are created.
+const reviewPath = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 
 // access is whether the daemon may list and watch a resource, and how that
 // was learnt (for the start log line).
@@ -22,9 +31,23 @@ type access struct {
 	how     string
 }
 
+// probe decides whether the daemon may list and watch ServiceAccounts
+// (cluster-wide) and, when nodeName is set, that Node.
+func (a *api) probe(ctx context.Context, nodeName string) (sa, node access, err error) {
+	if sa, err = a.checkListWatch(ctx, serviceAccounts, ""); err != nil {
+		return access{}, access{}, err
+	}
+	if nodeName != "" {
+		if node, err = a.checkListWatch(ctx, nodes, nodeName); err != nil {
+			return access{}, access{}, err
+		}
+	}
+	return sa, node, nil
+}
+
 // checkListWatch decides whether the daemon may list and watch resource
-// (a core/v1 resource: cluster-wide, or the one object name when name is
-// set, as a metadata.name field selector is authorized).
+// (cluster-wide, or the one object name when name is set, as a
+// metadata.name field selector is authorized).
 //
 // First it asks the API server with a SelfSubjectAccessReview per verb
 // (which any authenticated client may create). When a review is denied, or
@@ -34,10 +57,10 @@ type access struct {
 // review can be denied by an authorizer that still lets the request
 // through, which the trial catches. Any other failure is returned: the
 // API server must be reachable for the daemon to start.
-func checkListWatch(ctx context.Context, client kubernetes.Interface, resource, name string) (access, error) {
+func (a *api) checkListWatch(ctx context.Context, resource schema.GroupVersionResource, name string) (access, error) {
 	reviewed := true
 	for _, verb := range []string{"list", "watch"} {
-		ok, err := selfReview(ctx, client, verb, resource, name)
+		ok, err := a.selfReview(ctx, verb, resource.Resource, name)
 		if err != nil || !ok {
 			reviewed = false
 			break
@@ -51,42 +74,15 @@ func checkListWatch(ctx context.Context, client kubernetes.Interface, resource, 
 	if name != "" {
 		opts.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()
 	}
-	var (
-		listFn  func(context.Context, metav1.ListOptions) (string, error)
-		watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error)
-	)
-	switch resource {
-	case "serviceaccounts":
-		c := client.CoreV1().ServiceAccounts(metav1.NamespaceAll)
-		listFn = func(ctx context.Context, o metav1.ListOptions) (string, error) {
-			l, err := c.List(ctx, o)
-			if err != nil {
-				return "", err
-			}
-			return l.ResourceVersion, nil
-		}
-		watchFn = c.Watch
-	case "nodes":
-		c := client.CoreV1().Nodes()
-		listFn = func(ctx context.Context, o metav1.ListOptions) (string, error) {
-			l, err := c.List(ctx, o)
-			if err != nil {
-				return "", err
-			}
-			return l.ResourceVersion, nil
-		}
-		watchFn = c.Watch
-	default:
-		return access{}, fmt.Errorf("auth: no trial list for %s", resource)
-	}
-	rv, err := listFn(ctx, opts)
+	c := a.meta.Resource(resource).Namespace(metav1.NamespaceAll)
+	l, err := c.List(ctx, opts)
 	if err != nil {
-		return trialResult(err, "list", resource)
+		return trialResult(err, "list", resource.Resource)
 	}
 	timeout := int64(1)
-	w, err := watchFn(ctx, metav1.ListOptions{FieldSelector: opts.FieldSelector, ResourceVersion: rv, TimeoutSeconds: &timeout})
+	w, err := c.Watch(ctx, metav1.ListOptions{FieldSelector: opts.FieldSelector, ResourceVersion: l.ResourceVersion, TimeoutSeconds: &timeout})
 	if err != nil {
-		return trialResult(err, "watch", resource)
+		return trialResult(err, "watch", resource.Resource)
 	}
 	w.Stop()
 	return access{allowed: true, how: "trial list and watch"}, nil
@@ -108,13 +104,18 @@ func trialResult(err error, verb, resource string) (access, error) {
 
 // selfReview asks whether the daemon may verb resource (cluster-wide, or
 // the object name).
-func selfReview(ctx context.Context, client kubernetes.Interface, verb, resource, name string) (bool, error) {
-	r, err := client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+func (a *api) selfReview(ctx context.Context, verb, resource, name string) (bool, error) {
+	body, err := json.Marshal(&authorizationv1.SelfSubjectAccessReview{
+		TypeMeta: metav1.TypeMeta{Kind: "SelfSubjectAccessReview", APIVersion: authorizationv1.SchemeGroupVersion.String()},
 		Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
 			Verb: verb, Version: "v1", Resource: resource, Name: name,
 		}},
-	}, metav1.CreateOptions{})
+	})
 	if err != nil {
+		return false, fmt.Errorf("kube: encoding a SelfSubjectAccessReview: %w", err)
+	}
+	var r authorizationv1.SelfSubjectAccessReview
+	if err := a.do(ctx, a.rest.Post().AbsPath(reviewPath).Body(body), &r); err != nil {
 		return false, failure.Wrap(failure.Unavailable, err, "SelfSubjectAccessReview for %s %s", verb, resource)
 	}
 	return r.Status.Allowed && !r.Status.Denied, nil
