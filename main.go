@@ -212,7 +212,11 @@ func run(args []string) error {
 		IPv4Endpoint: cfg.PodIdentityIPv4, IPv6Endpoint: cfg.PodIdentityIPv6,
 		HTTPTimeout: cfg.PodIdentityHTTPTimeout,
 	})
-	creds, err := auth.NewCredentialsWithOptions(kubeClient, irsa, podIdentity, auth.CredentialsOptions{Scope: auth.ScopeMode(cfg.CacheScope)})
+	creds, err := auth.NewCredentials(auth.CredentialsOptions{
+		Roles:     kubeClient,
+		Providers: map[auth.Mode]auth.Provider{auth.ModeIRSA: irsa, auth.ModePodIdentity: podIdentity},
+		Scope:     auth.ScopeMode(cfg.CacheScope),
+	})
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakeaws"
 	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakekube"
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
 )
 
 // TestMain lets the tests run this binary as the daemon itself.
@@ -207,18 +207,6 @@ func waitFor(t *testing.T, cond func() bool, out fmt.Stringer) {
 }
 
 func attributes(ns, sa string) string {
-	exp := time.Now().Add(time.Hour)
-	enc := base64.RawURLEncoding
-	claims, _ := json.Marshal(map[string]any{"aud": []string{"sts.amazonaws.com"}, "sub": "system:serviceaccount:" + ns + ":" + sa, "exp": exp.Unix()})
-	tok := enc.EncodeToString([]byte(`{"alg":"RS256"}`)) + "." + enc.EncodeToString(claims) + ".c2ln"
-	tokens, _ := json.Marshal(map[string]any{"sts.amazonaws.com": map[string]string{"token": tok, "expirationTimestamp": exp.UTC().Format(time.RFC3339)}})
-	b, _ := json.Marshal(map[string]string{
-		"objects":                                  "- {objectName: slow, objectType: secretsmanager}\n",
-		"csi.storage.k8s.io/pod.name":              "p",
-		"csi.storage.k8s.io/pod.namespace":         ns,
-		"csi.storage.k8s.io/pod.uid":               "uid-1",
-		"csi.storage.k8s.io/serviceAccount.name":   sa,
-		"csi.storage.k8s.io/serviceAccount.tokens": string(tokens),
-	})
-	return string(b)
+	return testkit.Mount{Namespace: ns, Pod: "p", UID: "uid-1", ServiceAccount: sa, Audiences: []string{"sts.amazonaws.com"},
+		Params: map[string]string{"objects": "- {objectName: slow, objectType: secretsmanager}\n"}}.Attributes()
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/request"
 )
 
 // Retries of the agent. The backoff before attempt n+1 is a random duration
@@ -62,7 +63,15 @@ func retryable(err error) bool {
 	return false
 }
 
-// Credentials asks the agent for id's credentials with token.
+// Credentials implements Provider: it asks the agent at the class's
+// preferred address type.
+func (p *PodIdentity) Credentials(ctx context.Context, id Identity, token string, m *request.Mount) (aws.Credentials, error) {
+	return p.exchange(ctx, id, token, m.Class.PreferredAddressType)
+}
+
+var _ Provider = (*PodIdentity)(nil)
+
+// exchange asks the agent for id's credentials with token.
 // preferredAddressType "ipv4" or "ipv6" (any case) uses only that endpoint;
 // anything else is auto: IPv4, then IPv6 if IPv4 gave no HTTP answer at all
 // (once an endpoint answers, later attempts go to it alone).
@@ -73,7 +82,7 @@ func retryable(err error) bool {
 // first attempt may take the HTTPTimeout option, each next one twice the
 // one before. The error after the last attempt says how many were made
 // and the last cause; never the token.
-func (p *PodIdentity) Credentials(ctx context.Context, id Identity, token, preferredAddressType string) (aws.Credentials, error) {
+func (p *PodIdentity) exchange(ctx context.Context, id Identity, token, preferredAddressType string) (aws.Credentials, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, agentBudget)

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
+
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
@@ -106,10 +108,10 @@ func TestPodIdentityRetries(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), tt.deadline)
 			defer cancel()
 			began := time.Now()
-			creds, err := p.Credentials(ctx, podID, saToken(t, "shop", "cart", AudiencePodIdentity).Token, "auto")
+			creds, err := p.exchange(ctx, podID, saToken(t, "shop", "cart", AudiencePodIdentity).Token, "auto")
 			took := time.Since(began)
 			if tt.fragments != nil {
-				wantKind(t, err, tt.wantKind, tt.fragments...)
+				testkit.WantKind(t, err, tt.wantKind, tt.fragments...)
 			} else if err != nil {
 				t.Fatalf("Credentials after %v: %v", took, err)
 			} else if want := fmt.Sprintf("ASIAPOD%d", a.calls()); creds.AccessKeyID != want {
@@ -136,9 +138,9 @@ func TestPodIdentityAgentDownFailsWithinTheDeadline(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), deadline)
 			defer cancel()
 			began := time.Now()
-			_, err := p.Credentials(ctx, podID, saToken(t, "shop", "cart", AudiencePodIdentity).Token, preferred)
+			_, err := p.exchange(ctx, podID, saToken(t, "shop", "cart", AudiencePodIdentity).Token, preferred)
 			took := time.Since(began)
-			wantKind(t, err, failure.Unavailable, "shop/cart", "did not answer after", "attempts",
+			testkit.WantKind(t, err, failure.Unavailable, "shop/cart", "did not answer after", "attempts",
 				"is the eks-pod-identity-agent add-on running on this node?", "connection refused")
 			if took > deadline {
 				t.Errorf("took %v, longer than the %v deadline", took, deadline)
@@ -165,7 +167,7 @@ func TestPodIdentityCancellationStopsRetriesPromptly(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			var cancelled time.Time
 			time.AfterFunc(300*time.Millisecond, func() { cancelled = time.Now(); cancel() })
-			_, err := p.Credentials(ctx, podID, saToken(t, "shop", "cart", AudiencePodIdentity).Token, "ipv4")
+			_, err := p.exchange(ctx, podID, saToken(t, "shop", "cart", AudiencePodIdentity).Token, "ipv4")
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -187,7 +189,7 @@ func TestPodIdentityAutoKeepsToTheEndpointThatAnswered(t *testing.T) {
 		t.Parallel()
 		v4, v6 := newScriptedAgent(t, agentStep{status: 500}, agentStep{}), newScriptedAgent(t, agentStep{})
 		p := NewPodIdentity(PodIdentityOptions{IPv4Endpoint: v4.URL, IPv6Endpoint: v6.URL})
-		if _, err := p.Credentials(context.Background(), podID, saToken(t, "shop", "cart", AudiencePodIdentity).Token, "auto"); err != nil {
+		if _, err := p.exchange(context.Background(), podID, saToken(t, "shop", "cart", AudiencePodIdentity).Token, "auto"); err != nil {
 			t.Fatal(err)
 		}
 		if v4.calls() != 2 || v6.calls() != 0 {
@@ -199,7 +201,7 @@ func TestPodIdentityAutoKeepsToTheEndpointThatAnswered(t *testing.T) {
 		v4 := newScriptedAgent(t, agentStep{delay: time.Minute})
 		v6 := newScriptedAgent(t, agentStep{status: 503}, agentStep{})
 		p := NewPodIdentity(PodIdentityOptions{IPv4Endpoint: v4.URL, IPv6Endpoint: v6.URL, HTTPTimeout: 100 * time.Millisecond})
-		if _, err := p.Credentials(context.Background(), podID, saToken(t, "shop", "cart", AudiencePodIdentity).Token, "auto"); err != nil {
+		if _, err := p.exchange(context.Background(), podID, saToken(t, "shop", "cart", AudiencePodIdentity).Token, "auto"); err != nil {
 			t.Fatal(err)
 		}
 		if v4.calls() != 1 || v6.calls() != 2 {
@@ -214,8 +216,8 @@ func TestPodIdentityAttemptTimeoutsDouble(t *testing.T) {
 	p := NewPodIdentity(PodIdentityOptions{IPv4Endpoint: a.URL, HTTPTimeout: 100 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(context.Background(), 1600*time.Millisecond)
 	defer cancel()
-	_, err := p.Credentials(ctx, podID, saToken(t, "shop", "cart", AudiencePodIdentity).Token, "ipv4")
-	wantKind(t, err, failure.Timeout, "did not answer after", "no answer within")
+	_, err := p.exchange(ctx, podID, saToken(t, "shop", "cart", AudiencePodIdentity).Token, "ipv4")
+	testkit.WantKind(t, err, failure.Timeout, "did not answer after", "no answer within")
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	// Attempts of 100, 200, 400 and 800ms, each after a backoff below 1s.
@@ -235,14 +237,14 @@ func TestPodIdentityAttemptTimeoutsDouble(t *testing.T) {
 func TestResolveReportsTheAgentsCauseWithinTheMountsDeadline(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	f.creds.podIdentity = NewPodIdentity(PodIdentityOptions{IPv4Endpoint: deadEndpoint(t), IPv6Endpoint: deadEndpoint(t)})
+	f.creds.providers[ModePodIdentity] = NewPodIdentity(PodIdentityOptions{IPv4Endpoint: deadEndpoint(t), IPv6Endpoint: deadEndpoint(t)})
 	f.creds.minFlight = 0
-	req := request(t, "shop", "cart", "p1")
+	req := testReq(t, "shop", "cart", "p1")
 	req.Mode = ModePodIdentity
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	_, _, err := f.creds.Resolve(ctx, req)
-	wantKind(t, err, failure.Unavailable, "is the eks-pod-identity-agent add-on running on this node?")
+	_, _, err := f.creds.Resolve(ctx, req.mount())
+	testkit.WantKind(t, err, failure.Unavailable, "is the eks-pod-identity-agent add-on running on this node?")
 	if ctx.Err() != nil {
 		t.Errorf("the error came after the Mount's deadline")
 	}

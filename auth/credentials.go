@@ -14,6 +14,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/request"
 )
 
 // Cache tuning. Credentials obtained at t0 that expire at t0+L are served
@@ -61,9 +62,14 @@ func ParseScope(s string) (ScopeMode, error) {
 	return "", fmt.Errorf("cache scope must be %q or %q, got %q", ScopeIdentity, ScopePod, s)
 }
 
-// CredentialsOptions tune NewCredentialsWithOptions. The zero value is
-// usable.
+// CredentialsOptions configure NewCredentials.
 type CredentialsOptions struct {
+	// Roles reads ServiceAccount roles, for the modes that assume one
+	// (IRSA). Required when such a mode has a Provider.
+	Roles Roles
+	// Providers obtain credentials, by mode; a mode without one is not
+	// offered by this daemon (its Mounts fail saying so).
+	Providers map[Mode]Provider
 	// Scope is ScopeIdentity ("" too) or ScopePod.
 	Scope ScopeMode
 	// Clock is the time source; default time.Now.
@@ -73,11 +79,10 @@ type CredentialsOptions struct {
 // Credentials resolves a Mount's identity and its AWS credentials, caching
 // the credentials per identity key (Identity.Key). Safe for concurrent use.
 type Credentials struct {
-	roles       Roles
-	irsa        *IRSA
-	podIdentity *PodIdentity
-	now         func() time.Time
-	perPod      bool
+	roles     Roles
+	providers map[Mode]Provider
+	now       func() time.Time
+	perPod    bool
 
 	// fetchBudget bounds one STS or agent exchange, however many requests
 	// wait for it, and minFlight is the least it is given (flightContext);
@@ -101,23 +106,20 @@ type cached struct {
 	retryAt    time.Time // no background refresh before (after a failure)
 }
 
-// NewCredentials returns a resolver over roles (ServiceAccount roles),
-// irsa and podIdentity (either may be nil when that mode is not offered);
-// clock is the time source (time.Now outside tests). Credentials are shared
-// per identity (ScopeIdentity).
-func NewCredentials(roles Roles, irsa *IRSA, podIdentity *PodIdentity, clock func() time.Time) *Credentials {
-	c, err := NewCredentialsWithOptions(roles, irsa, podIdentity, CredentialsOptions{Clock: clock})
-	if err != nil {
-		panic(err) // the zero options are valid
-	}
-	return c
-}
-
-// NewCredentialsWithOptions is NewCredentials with a choice of scope.
-func NewCredentialsWithOptions(roles Roles, irsa *IRSA, podIdentity *PodIdentity, opts CredentialsOptions) (*Credentials, error) {
+// NewCredentials returns a resolver with opts' providers and scope.
+func NewCredentials(opts CredentialsOptions) (*Credentials, error) {
 	scope, err := ParseScope(string(opts.Scope))
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
+	}
+	for name := range opts.Providers {
+		m := modeNamed(name)
+		if m == nil {
+			return nil, fmt.Errorf("auth: a provider is given for mode %q, which the modes table does not have", name)
+		}
+		if m.role && opts.Roles == nil {
+			return nil, fmt.Errorf("auth: mode %q assumes the ServiceAccount's role, but no Roles were given", name)
+		}
 	}
 	cache, err := lru.New[string, *cached](defaultCacheSize)
 	if err != nil {
@@ -127,23 +129,23 @@ func NewCredentialsWithOptions(roles Roles, irsa *IRSA, podIdentity *PodIdentity
 		opts.Clock = time.Now
 	}
 	return &Credentials{
-		roles: roles, irsa: irsa, podIdentity: podIdentity, now: opts.Clock, perPod: scope == ScopePod,
+		roles: opts.Roles, providers: opts.Providers, now: opts.Clock, perPod: scope == ScopePod,
 		fetchBudget: defaultFetchBudget, minFlight: defaultMinFlight, retryAfter: defaultRetryAfter,
 		cache: cache,
 	}, nil
 }
 
-// Resolve decides who req acts as and returns credentials for exactly that
-// identity. In order: the mode (req.Mode, IRSA when empty), the token
-// for the mode's audience, CheckToken on it (and, with ScopePod, its pod
-// claim against the request's pod), the ServiceAccount's role
-// (IRSA), then cached credentials for Identity.Key or a new STS or agent
-// exchange. A cached credential is served only after this request's own
+// Resolve decides who m acts as and returns credentials for exactly that
+// identity. In order: the class's mode (its row in the modes table), the
+// token for the mode's audience, CheckToken on it (and, with ScopePod, its
+// pod claim against the request's pod), the ServiceAccount's role (modes
+// that assume one), then cached credentials for Identity.Key or a new
+// exchange by the mode's Provider. A cached credential is served only after this request's own
 // token passed CheckToken and, with IRSA, the role read now is the one in
 // the key. The returned provider yields only these credentials; it never
 // falls back to any other source.
-func (c *Credentials) Resolve(ctx context.Context, req Request) (Identity, aws.CredentialsProvider, error) {
-	id, ex, err := c.identify(ctx, req)
+func (c *Credentials) Resolve(ctx context.Context, m *request.Mount) (Identity, aws.CredentialsProvider, error) {
+	id, ex, err := c.identify(ctx, m)
 	if err != nil {
 		return Identity{}, nil, err
 	}
@@ -172,72 +174,84 @@ func (c *Credentials) Resolve(ctx context.Context, req Request) (Identity, aws.C
 	}
 }
 
-// exchange is what one STS or agent call needs besides the Identity: the
-// pod's token (never logged) and the class's choices.
+// exchange is what one Provider call needs besides the Identity: the pod's
+// token (never logged) and the Mount (the class's choices).
 type exchange struct {
-	token, preferredAddressType, failoverRegion string
+	token string
+	mount *request.Mount
 }
 
 // identify checks the request and its token and builds the Identity.
-func (c *Credentials) identify(ctx context.Context, req Request) (Identity, exchange, error) {
-	if req.Namespace == "" || req.ServiceAccount == "" {
-		return Identity{}, exchange{}, failure.New(failure.InvalidArgument,
-			"the mount request names no pod namespace or ServiceAccount; the CSIDriver secrets-store.csi.k8s.io must have podInfoOnMount: true")
-	}
-	if err := checkNames(req); err != nil {
+func (c *Credentials) identify(ctx context.Context, m *request.Mount) (Identity, exchange, error) {
+	pod := m.Pod
+	if err := request.CheckPod(pod); err != nil {
 		return Identity{}, exchange{}, err
 	}
-	if req.Region == "" {
+	if m.Region == "" {
 		return Identity{}, exchange{}, failure.New(failure.Internal, "credentials were asked for ServiceAccount %s/%s before a region was resolved",
-			req.Namespace, req.ServiceAccount)
+			pod.Namespace, pod.ServiceAccount)
+	}
+	mode := modeNamed(m.Class.Mode)
+	if mode == nil {
+		return Identity{}, exchange{}, failure.New(failure.Internal, "the SecretProviderClass asks for auth mode %q, which this daemon does not have", m.Class.Mode)
+	}
+	if c.providers[mode.name] == nil {
+		return Identity{}, exchange{}, failure.New(failure.FailedPrecondition, "this daemon does not offer %s credentials", mode.name)
 	}
 	id := Identity{
-		Mode: ModeIRSA, Namespace: req.Namespace, ServiceAccount: req.ServiceAccount,
-		Region: req.Region, PodName: req.PodName, PodUID: req.PodUID, PerPod: c.perPod,
+		Mode: mode.name, Namespace: pod.Namespace, ServiceAccount: pod.ServiceAccount,
+		Region: m.Region, PodName: pod.Name, PodUID: pod.UID, PerPod: c.perPod,
 	}
-	if c.perPod && (req.PodUID == "" || strings.Contains(req.PodUID, "|")) {
+	if c.perPod && (pod.UID == "" || strings.Contains(pod.UID, "|")) {
 		// Without a usable UID the pod could share another pod's entry.
 		return Identity{}, exchange{}, failure.New(failure.InvalidArgument,
 			"the mount request has no usable %s attribute, which the per-pod cache scope (--cache-scope=pod) needs; the CSIDriver secrets-store.csi.k8s.io must have podInfoOnMount: true",
-			AttrPodUID)
+			request.AttrPodUID)
 	}
-	audience := AudienceSTS
-	switch req.Mode {
-	case ModeIRSA, "":
-	case ModePodIdentity:
-		id.Mode, audience = ModePodIdentity, AudiencePodIdentity
-	default:
-		return Identity{}, exchange{}, failure.New(failure.Internal, "the SecretProviderClass asks for auth mode %q, which this daemon does not have", req.Mode)
-	}
-	if (id.Mode == ModeIRSA && c.irsa == nil) || (id.Mode == ModePodIdentity && c.podIdentity == nil) {
-		return Identity{}, exchange{}, failure.New(failure.FailedPrecondition, "this daemon does not offer %s credentials", id.Mode)
-	}
-	tok, ok := req.Tokens[audience]
-	if !ok || tok.Token == "" {
-		return Identity{}, exchange{}, failure.New(failure.FailedPrecondition,
-			"no service account token for audience %q in the request; add {audience: %s} to the tokenRequests of CSIDriver secrets-store.csi.k8s.io",
-			audience, audience)
-	}
-	claims, err := checkToken(tok, audience, req.Namespace, req.ServiceAccount, c.now())
+	tok, err := c.checkedToken(m, mode.audience)
 	if err != nil {
 		return Identity{}, exchange{}, err
 	}
+	if mode.role {
+		if id.RoleARN, err = c.role(ctx, pod); err != nil {
+			return Identity{}, exchange{}, err
+		}
+	}
+	return id, exchange{token: tok, mount: m}, nil
+}
+
+// checkedToken returns the pod's token for audience after CheckToken (and,
+// with the per-pod scope, the check of its pod claim).
+func (c *Credentials) checkedToken(m *request.Mount, audience string) (string, error) {
+	pod := m.Pod
+	tok, ok := m.Tokens[audience]
+	if !ok || tok.Token == "" {
+		return "", failure.New(failure.FailedPrecondition,
+			"no service account token for audience %q in the request; add {audience: %s} to the tokenRequests of CSIDriver secrets-store.csi.k8s.io",
+			audience, audience)
+	}
+	claims, err := checkToken(tok, audience, pod.Namespace, pod.ServiceAccount, c.now())
+	if err != nil {
+		return "", err
+	}
 	if c.perPod {
-		if err := checkPodClaim(claims, audience, req); err != nil {
-			return Identity{}, exchange{}, err
+		if err := checkPodClaim(claims, audience, pod); err != nil {
+			return "", err
 		}
 	}
-	if id.Mode == ModeIRSA {
-		arn, err := c.roles.RoleARN(ctx, req.Namespace, req.ServiceAccount)
-		if err != nil {
-			return Identity{}, exchange{}, err
-		}
-		if err := checkRoleARN(arn, req.Namespace, req.ServiceAccount); err != nil {
-			return Identity{}, exchange{}, err
-		}
-		id.RoleARN = arn
+	return tok.Token, nil
+}
+
+// role reads and checks the ServiceAccount's role.
+func (c *Credentials) role(ctx context.Context, pod request.Pod) (string, error) {
+	arn, err := c.roles.RoleARN(ctx, pod.Namespace, pod.ServiceAccount)
+	if err != nil {
+		return "", err
 	}
-	return id, exchange{token: tok.Token, preferredAddressType: req.PreferredAddressType, failoverRegion: req.FailoverRegion}, nil
+	if err := checkRoleARN(arn, pod.Namespace, pod.ServiceAccount); err != nil {
+		return "", err
+	}
+	return arn, nil
 }
 
 // flightContext bounds one shared exchange. It is detached from the caller
@@ -260,15 +274,7 @@ func (c *Credentials) flightContext(ctx context.Context) (context.Context, conte
 
 // obtain exchanges ex.token for id's credentials and caches them under key.
 func (c *Credentials) obtain(ctx context.Context, key string, id Identity, ex exchange) (aws.Credentials, error) {
-	var (
-		creds aws.Credentials
-		err   error
-	)
-	if id.Mode == ModePodIdentity {
-		creds, err = c.podIdentity.Credentials(ctx, id, ex.token, ex.preferredAddressType)
-	} else {
-		creds, err = c.irsa.Credentials(ctx, id, ex.token, ex.failoverRegion)
-	}
+	creds, err := c.providers[id.Mode].Credentials(ctx, id, ex.token, ex.mount)
 	if err != nil {
 		return aws.Credentials{}, err
 	}

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
+	"github.com/csi-provider-aws/csi-provider-aws/request"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/smithy-go"
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -16,7 +19,7 @@ import (
 )
 
 type fixture struct {
-	clock *fakeClock
+	clock *testkit.Clock
 	sts   *fakeSTS
 	roles *fakeRoles
 	agent *fakeAgent
@@ -31,14 +34,14 @@ func newFixture(t *testing.T, sas ...sa) *fixture {
 	f.sts = newFakeSTS(f.clock)
 	f.agent = newFakeAgent(t, f.clock)
 	pi := NewPodIdentity(PodIdentityOptions{IPv4Endpoint: f.agent.URL, IPv6Endpoint: deadEndpoint(t)})
-	f.creds = NewCredentials(f.roles, NewIRSA(f.sts.forRegion, IRSAOptions{}), pi, f.clock.Now)
+	f.creds = newCreds(f.roles, NewIRSA(f.sts.forRegion, IRSAOptions{}), pi, f.clock.Now)
 	return f
 }
 
 // resolve returns the credentials Resolve's provider yields.
-func (f *fixture) resolve(t *testing.T, req Request) (Identity, aws.Credentials, error) {
+func (f *fixture) resolve(t *testing.T, req testRequest) (Identity, aws.Credentials, error) {
 	t.Helper()
-	id, p, err := f.creds.Resolve(context.Background(), req)
+	id, p, err := f.creds.Resolve(context.Background(), req.mount())
 	if err != nil {
 		if p != nil {
 			t.Errorf("Resolve returned a credentials provider with error %v", err)
@@ -52,7 +55,7 @@ func (f *fixture) resolve(t *testing.T, req Request) (Identity, aws.Credentials,
 	return id, c, nil
 }
 
-func (f *fixture) mustResolve(t *testing.T, req Request) (Identity, aws.Credentials) {
+func (f *fixture) mustResolve(t *testing.T, req testRequest) (Identity, aws.Credentials) {
 	t.Helper()
 	id, c, err := f.resolve(t, req)
 	if err != nil {
@@ -64,7 +67,7 @@ func (f *fixture) mustResolve(t *testing.T, req Request) (Identity, aws.Credenti
 func TestResolveIRSA(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, serviceAccount("shop", "cart", roleCart))
-	req := request(t, "shop", "cart", "cart-1")
+	req := testReq(t, "shop", "cart", "cart-1")
 	id, c := f.mustResolve(t, req)
 	want := Identity{Mode: ModeIRSA, Namespace: "shop", ServiceAccount: "cart", RoleARN: roleCart,
 		Region: "eu-west-1", PodName: "cart-1", PodUID: "uid-cart-1"}
@@ -82,56 +85,60 @@ func TestResolveIRSA(t *testing.T) {
 
 func TestResolveRefusals(t *testing.T) {
 	t.Parallel()
-	expired := func(r Request) Request {
+	expired := func(r testRequest) testRequest {
 		tok := r.Tokens[AudienceSTS]
 		tok.Expiration = t0.Add(-time.Second)
-		r.Tokens = map[string]Token{AudienceSTS: tok}
+		r.Tokens = map[string]request.Token{AudienceSTS: tok}
 		return r
 	}
 	tests := []struct {
 		name      string
-		req       func(Request) Request
+		req       func(testRequest) testRequest
 		kind      failure.Kind
 		fragments []string
 	}{
 		{"a request without the sts.amazonaws.com token says which tokenRequests audience to add",
-			func(r Request) Request { delete(r.Tokens, AudienceSTS); return r }, failure.FailedPrecondition,
+			func(r testRequest) testRequest { delete(r.Tokens, AudienceSTS); return r }, failure.FailedPrecondition,
 			[]string{`no service account token for audience "sts.amazonaws.com" in the request; add {audience: sts.amazonaws.com} to the tokenRequests of CSIDriver secrets-store.csi.k8s.io`}},
 		{"a Pod Identity request without the pods.eks.amazonaws.com token says which audience to add",
-			func(r Request) Request { delete(r.Tokens, AudiencePodIdentity); r.Mode = ModePodIdentity; return r },
+			func(r testRequest) testRequest {
+				delete(r.Tokens, AudiencePodIdentity)
+				r.Mode = ModePodIdentity
+				return r
+			},
 			failure.FailedPrecondition, []string{`add {audience: pods.eks.amazonaws.com} to the tokenRequests`}},
 		{"a request whose token is for another ServiceAccount is refused",
-			func(r Request) Request { r.Tokens = request(t, "shop", "admin", "x").Tokens; return r },
+			func(r testRequest) testRequest { r.Tokens = testReq(t, "shop", "admin", "x").Tokens; return r },
 			failure.Unauthenticated, []string{"system:serviceaccount:shop:admin"}},
 		{"a request whose sts token was minted for the Pod Identity audience is refused",
-			func(r Request) Request { r.Tokens[AudienceSTS] = r.Tokens[AudiencePodIdentity]; return r },
+			func(r testRequest) testRequest { r.Tokens[AudienceSTS] = r.Tokens[AudiencePodIdentity]; return r },
 			failure.Unauthenticated, []string{"audiences"}},
 		{"an expired token is refused", expired, failure.Unauthenticated, []string{"expired"}},
 		{"a ServiceAccount without a role annotation is a precondition",
-			func(r Request) Request {
+			func(r testRequest) testRequest {
 				r.ServiceAccount = "bare"
-				r.Tokens = request(t, "shop", "bare", "x").Tokens
+				r.Tokens = testReq(t, "shop", "bare", "x").Tokens
 				return r
 			},
 			failure.FailedPrecondition, []string{"ServiceAccount shop/bare has no eks.amazonaws.com/role-arn annotation"}},
 		{"a role annotation that is not a role ARN is a precondition",
-			func(r Request) Request {
+			func(r testRequest) testRequest {
 				r.ServiceAccount = "typo"
-				r.Tokens = request(t, "shop", "typo", "x").Tokens
+				r.Tokens = testReq(t, "shop", "typo", "x").Tokens
 				return r
 			},
 			failure.FailedPrecondition, []string{`"cart-role" is not an IAM role ARN`}},
 		{"a missing ServiceAccount is a precondition",
-			func(r Request) Request {
+			func(r testRequest) testRequest {
 				r.ServiceAccount = "ghost"
-				r.Tokens = request(t, "shop", "ghost", "x").Tokens
+				r.Tokens = testReq(t, "shop", "ghost", "x").Tokens
 				return r
 			},
 			failure.FailedPrecondition, []string{"ServiceAccount shop/ghost not found"}},
 		{"a request without a namespace is invalid",
-			func(r Request) Request { r.Namespace = ""; return r }, failure.InvalidArgument, []string{"podInfoOnMount"}},
+			func(r testRequest) testRequest { r.Namespace = ""; return r }, failure.InvalidArgument, []string{request.AttrPodNamespace}},
 		{"a request without a region is a bug of the caller",
-			func(r Request) Request { r.Region = ""; return r }, failure.Internal, []string{"region"}},
+			func(r testRequest) testRequest { r.Region = ""; return r }, failure.Internal, []string{"region"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,12 +146,12 @@ func TestResolveRefusals(t *testing.T) {
 			f := newFixture(t, serviceAccount("shop", "cart", roleCart), serviceAccount("shop", "bare", ""),
 				serviceAccount("shop", "typo", "cart-role"))
 			// Cache credentials for shop/cart first: refusals must hold even then.
-			f.mustResolve(t, request(t, "shop", "cart", "cart-0"))
-			f.mustResolve(t, func() Request { r := request(t, "shop", "cart", "cart-0"); r.Mode = ModePodIdentity; return r }())
+			f.mustResolve(t, testReq(t, "shop", "cart", "cart-0"))
+			f.mustResolve(t, func() testRequest { r := testReq(t, "shop", "cart", "cart-0"); r.Mode = ModePodIdentity; return r }())
 			stsCalls, agentCalls := f.sts.count(), f.agent.calls.Load()
 
-			_, _, err := f.resolve(t, tt.req(request(t, "shop", "cart", "cart-1")))
-			wantKind(t, err, tt.kind, tt.fragments...)
+			_, _, err := f.resolve(t, tt.req(testReq(t, "shop", "cart", "cart-1")))
+			testkit.WantKind(t, err, tt.kind, tt.fragments...)
 			if f.sts.count() != stsCalls || f.agent.calls.Load() != agentCalls {
 				t.Errorf("a refused request reached STS or the agent")
 			}
@@ -163,7 +170,7 @@ func TestResolveCallsSTSOncePerIdentity(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			id, c, err := f.resolve(t, request(t, "shop", "cart", fmt.Sprintf("cart-%d", i)))
+			id, c, err := f.resolve(t, testReq(t, "shop", "cart", fmt.Sprintf("cart-%d", i)))
 			if err != nil {
 				t.Errorf("Resolve: %v", err)
 				return
@@ -179,7 +186,7 @@ func TestResolveCallsSTSOncePerIdentity(t *testing.T) {
 	close(f.sts.gate)
 	wg.Wait()
 	for i := 0; i < pods; i++ {
-		f.mustResolve(t, request(t, "shop", "cart", "later"))
+		f.mustResolve(t, testReq(t, "shop", "cart", "later"))
 	}
 	if n := f.sts.count(); n != 1 {
 		t.Errorf("STS was called %d times for %d Mounts of one identity, want once", n, 2*pods)
@@ -204,8 +211,8 @@ func TestResolveKeepsServiceAccountsSharingARoleApart(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, serviceAccount(tt.a[0], tt.a[1], roleCart), serviceAccount(tt.b[0], tt.b[1], roleCart))
-			idA, credsA := f.mustResolve(t, request(t, tt.a[0], tt.a[1], "pa"))
-			idB, credsB := f.mustResolve(t, request(t, tt.b[0], tt.b[1], "pb"))
+			idA, credsA := f.mustResolve(t, testReq(t, tt.a[0], tt.a[1], "pa"))
+			idB, credsB := f.mustResolve(t, testReq(t, tt.b[0], tt.b[1], "pb"))
 			if idA.Key() == idB.Key() {
 				t.Errorf("both have key %q", idA.Key())
 			}
@@ -216,10 +223,10 @@ func TestResolveKeepsServiceAccountsSharingARoleApart(t *testing.T) {
 				t.Errorf("STS calls = %d, want 2", n)
 			}
 			// Each is served from its own entry afterwards.
-			if _, c := f.mustResolve(t, request(t, tt.a[0], tt.a[1], "pa2")); c.AccessKeyID != credsA.AccessKeyID {
+			if _, c := f.mustResolve(t, testReq(t, tt.a[0], tt.a[1], "pa2")); c.AccessKeyID != credsA.AccessKeyID {
 				t.Errorf("A got %s, want %s", c.AccessKeyID, credsA.AccessKeyID)
 			}
-			if _, c := f.mustResolve(t, request(t, tt.b[0], tt.b[1], "pb2")); c.AccessKeyID != credsB.AccessKeyID {
+			if _, c := f.mustResolve(t, testReq(t, tt.b[0], tt.b[1], "pb2")); c.AccessKeyID != credsB.AccessKeyID {
 				t.Errorf("B got %s, want %s", c.AccessKeyID, credsB.AccessKeyID)
 			}
 			if n := f.sts.count(); n != 2 {
@@ -232,11 +239,11 @@ func TestResolveKeepsServiceAccountsSharingARoleApart(t *testing.T) {
 func TestResolveFollowsARoleAnnotationChange(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, serviceAccount("shop", "cart", roleCart))
-	idOld, credsOld := f.mustResolve(t, request(t, "shop", "cart", "p1"))
+	idOld, credsOld := f.mustResolve(t, testReq(t, "shop", "cart", "p1"))
 
 	const roleNew = "arn:aws:iam::123456789012:role/cart-v2"
 	f.roles.set(serviceAccount("shop", "cart", roleNew))
-	idNew, credsNew := f.mustResolve(t, request(t, "shop", "cart", "p1"))
+	idNew, credsNew := f.mustResolve(t, testReq(t, "shop", "cart", "p1"))
 	if idNew.RoleARN != roleNew || idNew.Key() == idOld.Key() {
 		t.Errorf("identity after the change = %+v (key %q, before %q)", idNew, idNew.Key(), idOld.Key())
 	}
@@ -251,7 +258,7 @@ func TestResolveFollowsARoleAnnotationChange(t *testing.T) {
 func TestResolveRefreshesAheadOfExpiry(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, serviceAccount("shop", "cart", roleCart))
-	req := request(t, "shop", "cart", "p1")
+	req := testReq(t, "shop", "cart", "p1")
 	if _, c := f.mustResolve(t, req); c.AccessKeyID != "ASIA1" {
 		t.Fatalf("first credentials %s", c.AccessKeyID)
 	}
@@ -266,7 +273,7 @@ func TestResolveRefreshesAheadOfExpiry(t *testing.T) {
 		t.Fatalf("at 50m: got %s; the refresh must not hold up the Mount", c.AccessKeyID)
 	}
 	eventually(t, "the background refresh", func() bool {
-		_, p, err := f.creds.Resolve(context.Background(), req)
+		_, p, err := f.creds.Resolve(context.Background(), req.mount())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -284,13 +291,13 @@ func TestResolveRefreshesAheadOfExpiry(t *testing.T) {
 func TestResolveNeverServesStaleCredentials(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, serviceAccount("shop", "cart", roleCart))
-	req := request(t, "shop", "cart", "p1")
+	req := testReq(t, "shop", "cart", "p1")
 	f.mustResolve(t, req)
 
 	f.clock.Set(t0.Add(56 * time.Minute)) // less than 5 minutes left
 	f.sts.setErr(&smithy.GenericAPIError{Code: "InternalFailure", Message: "STS is down", Fault: smithy.FaultServer})
 	_, _, err := f.resolve(t, req)
-	wantKind(t, err, failure.Unavailable, "STS is down")
+	testkit.WantKind(t, err, failure.Unavailable, "STS is down")
 
 	f.sts.setErr(nil)
 	if _, c := f.mustResolve(t, req); c.AccessKeyID != "ASIA3" {
@@ -316,7 +323,7 @@ func TestResolveAfterAFailedRefresh(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, serviceAccount("shop", "cart", roleCart))
-			req := request(t, "shop", "cart", "p1")
+			req := testReq(t, "shop", "cart", "p1")
 			f.mustResolve(t, req)
 			f.sts.setErr(tt.err)
 			f.clock.Set(t0.Add(50 * time.Minute))
@@ -346,13 +353,13 @@ func TestResolveAfterAFailedRefresh(t *testing.T) {
 				return
 			}
 			// Without the entry the Mount waits for STS and reports its answer.
-			wantKind(t, err, failure.KindOf(tt.err))
+			testkit.WantKind(t, err, failure.KindOf(tt.err))
 		})
 	}
 }
 
-func keyOf(t *testing.T, f *fixture, req Request) string {
-	id, _, err := f.creds.identify(context.Background(), req)
+func keyOf(t *testing.T, f *fixture, req testRequest) string {
+	id, _, err := f.creds.identify(context.Background(), req.mount())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,7 +369,7 @@ func keyOf(t *testing.T, f *fixture, req Request) string {
 func TestResolvePodIdentity(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t) // no ServiceAccount object: Pod Identity does not read it
-	req := request(t, "shop", "cart", "p1")
+	req := testReq(t, "shop", "cart", "p1")
 	req.Mode = ModePodIdentity
 	req.PreferredAddressType = "auto"
 	id, c := f.mustResolve(t, req)
@@ -392,10 +399,10 @@ func TestResolveReportsAgentRefusal(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	f.agent.status, f.agent.body = 400, `{"code":"ResourceNotFoundException","message":"no association"}`
-	req := request(t, "shop", "cart", "p1")
+	req := testReq(t, "shop", "cart", "p1")
 	req.Mode = ModePodIdentity
 	_, _, err := f.resolve(t, req)
-	wantKind(t, err, failure.FailedPrecondition, "ServiceAccount shop/cart needs an EKS Pod Identity association", "no association")
+	testkit.WantKind(t, err, failure.FailedPrecondition, "ServiceAccount shop/cart needs an EKS Pod Identity association", "no association")
 }
 
 func TestResolveCacheIsBounded(t *testing.T) {
@@ -404,7 +411,7 @@ func TestResolveCacheIsBounded(t *testing.T) {
 	small, _ := lru.New[string, *cached](2)
 	f.creds.cache = small
 	for _, ns := range []string{"a", "b", "c", "a"} {
-		f.mustResolve(t, request(t, ns, "sa", "p"))
+		f.mustResolve(t, testReq(t, ns, "sa", "p"))
 	}
 	if n := f.sts.count(); n != 4 {
 		t.Errorf("STS calls = %d, want 4 (the least recently used identity was evicted)", n)
@@ -420,23 +427,23 @@ func TestResolveWaitsNoLongerThanTheMount(t *testing.T) {
 	f.sts.gate = make(chan struct{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	_, p, err := f.creds.Resolve(ctx, request(t, "shop", "cart", "p1"))
-	wantKind(t, err, failure.Timeout, "shop/cart")
+	_, p, err := f.creds.Resolve(ctx, testReq(t, "shop", "cart", "p1").mount())
+	testkit.WantKind(t, err, failure.Timeout, "shop/cart")
 	if p != nil {
 		t.Errorf("a provider was returned with the error")
 	}
 	// The exchange goes on for the Mounts that come next.
 	close(f.sts.gate)
 	eventually(t, "the exchange to finish", func() bool { return f.sts.count() == 1 })
-	if _, c := f.mustResolve(t, request(t, "shop", "cart", "p2")); c.AccessKeyID != "ASIA1" || f.sts.count() != 1 {
+	if _, c := f.mustResolve(t, testReq(t, "shop", "cart", "p2")); c.AccessKeyID != "ASIA1" || f.sts.count() != 1 {
 		t.Errorf("got %s after %d STS calls", c.AccessKeyID, f.sts.count())
 	}
 }
 
 func TestResolveOffersOnlyConfiguredModes(t *testing.T) {
 	t.Parallel()
-	c := NewCredentials(newRoles(), nil, nil, newClock().Now)
-	req := request(t, "shop", "cart", "p1")
-	_, _, err := c.Resolve(context.Background(), req)
-	wantKind(t, err, failure.FailedPrecondition, "irsa")
+	c := newCreds(newRoles(), nil, nil, newClock().Now)
+	req := testReq(t, "shop", "cart", "p1")
+	_, _, err := c.Resolve(context.Background(), req.mount())
+	testkit.WantKind(t, err, failure.FailedPrecondition, "irsa")
 }

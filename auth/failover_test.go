@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
+
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
@@ -108,12 +110,12 @@ func TestIRSAFailsOverToTheFailoverRegionsSTS(t *testing.T) {
 			id := Identity{Mode: ModeIRSA, Namespace: "shop", ServiceAccount: "cart", RoleARN: roleCart, Region: primary, PodName: "p1"}
 			ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
 			defer cancel()
-			creds, err := irsa.Credentials(ctx, id, "tok", tt.failover)
+			creds, err := irsa.exchange(ctx, id, "tok", tt.failover)
 			if got := sr.regions(); strings.Join(got, ",") != strings.Join(tt.wantAsked, ",") {
 				t.Errorf("STS asked in %v, want %v", got, tt.wantAsked)
 			}
 			if len(tt.fragments) > 0 {
-				wantKind(t, err, tt.wantKind, tt.fragments...)
+				testkit.WantKind(t, err, tt.wantKind, tt.fragments...)
 				return
 			}
 			if err != nil {
@@ -132,7 +134,7 @@ func TestIRSAStopsWhenTheCallerGivesUp(t *testing.T) {
 	id := Identity{Mode: ModeIRSA, Namespace: "shop", ServiceAccount: "cart", RoleARN: roleCart, Region: "eu-west-1"}
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
-	_, err := NewIRSA(sr.forRegion, IRSAOptions{}).Credentials(ctx, id, "tok", "eu-central-1")
+	_, err := NewIRSA(sr.forRegion, IRSAOptions{}).exchange(ctx, id, "tok", "eu-central-1")
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -145,15 +147,15 @@ func TestResolveCachesFailoverCredentialsUnderTheIdentityKey(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, serviceAccount("shop", "cart", roleCart))
 	sr := &scriptedRegions{fs: f.sts, script: map[string]func(context.Context) error{"eu-west-1": answer(stsDown)}}
-	f.creds.irsa = NewIRSA(sr.forRegion, IRSAOptions{})
-	req := request(t, "shop", "cart", "p1")
+	f.creds.providers[ModeIRSA] = NewIRSA(sr.forRegion, IRSAOptions{})
+	req := testReq(t, "shop", "cart", "p1")
 	req.FailoverRegion = "eu-central-1"
 
 	id, c := f.mustResolve(t, req)
 	if id.Region != "eu-west-1" || c.AccessKeyID != "ASIA1" {
 		t.Fatalf("identity region %s, credentials %s; want the primary region's identity with failover credentials", id.Region, c.AccessKeyID)
 	}
-	withoutFailover := request(t, "shop", "cart", "p2")
+	withoutFailover := testReq(t, "shop", "cart", "p2")
 	for i := 0; i < 5; i++ {
 		if _, c := f.mustResolve(t, withoutFailover); c.AccessKeyID != "ASIA1" {
 			t.Fatalf("got %s, want the cached ASIA1", c.AccessKeyID)

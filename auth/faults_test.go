@@ -96,15 +96,15 @@ func TestAgentDownThenSlowThenUp(t *testing.T) {
 			t.Parallel()
 			a := newFlakyAgent(t, tt.slowFor)
 			f := newFixture(t)
-			f.creds.podIdentity = NewPodIdentity(PodIdentityOptions{IPv4Endpoint: a.URL(), HTTPTimeout: tt.timeout})
-			req := request(t, "shop", "cart", "p1")
+			f.creds.providers[ModePodIdentity] = NewPodIdentity(PodIdentityOptions{IPv4Endpoint: a.URL(), HTTPTimeout: tt.timeout})
+			req := testReq(t, "shop", "cart", "p1")
 			req.Mode, req.PreferredAddressType = ModePodIdentity, "ipv4"
 			time.AfterFunc(tt.down, func() { a.Up(t) })
 
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			began := time.Now()
-			_, p, err := f.creds.Resolve(ctx, req)
+			_, p, err := f.creds.Resolve(ctx, req.mount())
 			if err != nil {
 				t.Fatalf("Resolve after %v: %v", time.Since(began), err)
 			}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/csi-provider-aws/csi-provider-aws/request"
 )
 
 // FuzzTokens feeds arbitrary token attributes (whole or cut short) and
@@ -30,7 +32,7 @@ func FuzzTokens(f *testing.F) {
 		if cut > 0 && cut < len(raw) {
 			raw = raw[:cut]
 		}
-		toks, err := ParseTokens(map[string]string{AttrTokens: string(raw)}, nil)
+		toks, err := request.ParseTokens(map[string]string{request.AttrTokens: string(raw)}, nil)
 		if err != nil && strings.Contains(err.Error(), tok) {
 			t.Fatalf("ParseTokens error quotes the token: %v", err)
 		}
@@ -39,7 +41,7 @@ func FuzzTokens(f *testing.F) {
 				t.Fatalf("CheckToken error quotes the token: %v", err)
 			}
 		}
-		if err := CheckToken(Token{Token: tok}, AudienceSTS, "ns", "sa", t0); err != nil && strings.Contains(err.Error(), tok) {
+		if err := CheckToken(request.Token{Token: tok}, AudienceSTS, "ns", "sa", t0); err != nil && strings.Contains(err.Error(), tok) {
 			t.Fatalf("CheckToken error quotes the token: %v", err)
 		}
 	})

@@ -2,10 +2,7 @@ package auth
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,89 +11,90 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 
+	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
+	"github.com/csi-provider-aws/csi-provider-aws/request"
 )
 
 // t0 is the fake clock's start.
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// fakeClock is an injectable clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *fakeClock { return &fakeClock{now: t0} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
+func newClock() *testkit.Clock { return testkit.NewClock(t0) }
 
 // makeJWT builds an unsigned-looking compact JWS with the given claims; the
 // signature is junk, as CheckToken never verifies it.
 func makeJWT(t testing.TB, claims map[string]any) string {
 	t.Helper()
-	enc := func(v any) string {
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return base64.RawURLEncoding.EncodeToString(b)
-	}
-	return enc(map[string]any{"alg": "RS256", "kid": "test"}) + "." + enc(claims) + ".c2lnbmF0dXJlLW5vdC1jaGVja2Vk"
+	return testkit.JWT(claims)
 }
 
 // saToken is a token as kubelet would send it for ns/sa and audience,
 // valid for two hours from t0.
-func saToken(t testing.TB, ns, sa, audience string) Token {
+func saToken(t testing.TB, ns, sa, audience string) request.Token {
 	exp := t0.Add(2 * time.Hour)
-	return Token{
-		Token: makeJWT(t, map[string]any{
-			"sub": "system:serviceaccount:" + ns + ":" + sa,
-			"aud": []string{audience},
-			"exp": exp.Unix(),
-			"iat": t0.Unix(),
-			"iss": "https://oidc.example",
-		}),
-		Expiration: exp,
-	}
+	tok := testkit.Token{Namespace: ns, ServiceAccount: sa, Audience: audience, Expires: exp}
+	return request.Token{Token: tok.String(), Expiration: exp}
 }
 
 // podToken is saToken bound to a pod, as kubelet's TokenRequest for a CSI
 // volume makes it: it carries a kubernetes.io pod claim.
-func podToken(t testing.TB, ns, sa, audience, pod, uid string) Token {
+func podToken(t testing.TB, ns, sa, audience, pod, uid string) request.Token {
 	exp := t0.Add(2 * time.Hour)
-	return Token{
-		Token: makeJWT(t, map[string]any{
-			"sub": "system:serviceaccount:" + ns + ":" + sa,
-			"aud": []string{audience},
-			"exp": exp.Unix(),
-			"iat": t0.Unix(),
-			"iss": "https://oidc.example",
-			"kubernetes.io": map[string]any{
-				"namespace":      ns,
-				"serviceaccount": map[string]string{"name": sa, "uid": "sa-uid-" + sa},
-				"pod":            map[string]string{"name": pod, "uid": uid},
-			},
-		}),
-		Expiration: exp,
+	tok := testkit.Token{Namespace: ns, ServiceAccount: sa, Audience: audience, Expires: exp, Pod: &testkit.Pod{Name: pod, UID: uid}}
+	return request.Token{Token: tok.String(), Expiration: exp}
+}
+
+// providers is the providers map of the modes given (nil ones left out).
+func providers(irsa *IRSA, pi *PodIdentity) map[Mode]Provider {
+	m := map[Mode]Provider{}
+	if irsa != nil {
+		m[ModeIRSA] = irsa
+	}
+	if pi != nil {
+		m[ModePodIdentity] = pi
+	}
+	return m
+}
+
+// newCreds is NewCredentials with these providers and clock, the default
+// scope.
+func newCreds(roles Roles, irsa *IRSA, pi *PodIdentity, clock func() time.Time) *Credentials {
+	c, err := NewCredentials(CredentialsOptions{Roles: roles, Providers: providers(irsa, pi), Clock: clock})
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// testRequest is what a test states of one Mount; mount builds the parsed
+// request.Mount auth reads, as request.Parser would.
+type testRequest struct {
+	Namespace, ServiceAccount, PodName, PodUID string
+	Tokens                                     map[string]request.Token
+	Mode                                       Mode
+	PreferredAddressType, Region               string
+	FailoverRegion                             string
+}
+
+func (r testRequest) mount() *request.Mount {
+	mode := r.Mode
+	if mode == "" {
+		mode = ModeIRSA
+	}
+	return &request.Mount{
+		Pod:    request.Pod{Namespace: r.Namespace, Name: r.PodName, UID: r.PodUID, ServiceAccount: r.ServiceAccount},
+		Tokens: r.Tokens, Region: r.Region,
+		Class: &class.Class{Mode: mode, PreferredAddressType: r.PreferredAddressType, FailoverRegion: r.FailoverRegion},
 	}
 }
 
-// request is a Mount request for pod ns/pod (UID "uid-"+pod) running as
+// testReq is a Mount request for pod ns/pod (UID "uid-"+pod) running as
 // sa, with tokens bound to that pod for both audiences.
-func request(t testing.TB, ns, sa, pod string) Request {
-	return Request{
+func testReq(t testing.TB, ns, sa, pod string) testRequest {
+	return testRequest{
 		Namespace: ns, ServiceAccount: sa, PodName: pod, PodUID: "uid-" + pod, Region: "eu-west-1",
-		Tokens: map[string]Token{
+		Tokens: map[string]request.Token{
 			AudienceSTS:         podToken(t, ns, sa, AudienceSTS, pod, "uid-"+pod),
 			AudiencePodIdentity: podToken(t, ns, sa, AudiencePodIdentity, pod, "uid-"+pod),
 		},
@@ -164,7 +162,7 @@ type stsCall struct {
 // fakeSTS counts AssumeRoleWithWebIdentity calls per region and answers
 // with numbered credentials valid for ttl from the clock's now.
 type fakeSTS struct {
-	clock *fakeClock
+	clock *testkit.Clock
 	ttl   time.Duration
 	// gate, when set, holds every call until it is closed.
 	gate chan struct{}
@@ -174,7 +172,7 @@ type fakeSTS struct {
 	err   error
 }
 
-func newFakeSTS(clock *fakeClock) *fakeSTS { return &fakeSTS{clock: clock, ttl: time.Hour} }
+func newFakeSTS(clock *testkit.Clock) *fakeSTS { return &fakeSTS{clock: clock, ttl: time.Hour} }
 
 func (f *fakeSTS) forRegion(region string) STSAPI { return regionalSTS{f: f, region: region} }
 
@@ -237,22 +235,5 @@ func eventually(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-// wantKind fails unless err is a failure of kind whose text contains every
-// fragment.
-func wantKind(t *testing.T, err error, kind failure.Kind, fragments ...string) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("got no error, want %v", kind)
-	}
-	if got := failure.KindOf(err); got != kind {
-		t.Errorf("kind = %v, want %v (error: %v)", got, kind, err)
-	}
-	for _, f := range fragments {
-		if !strings.Contains(err.Error(), f) {
-			t.Errorf("error %q does not contain %q", err.Error(), f)
-		}
 	}
 }

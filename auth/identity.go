@@ -4,7 +4,6 @@ import (
 	"strings"
 
 	"github.com/csi-provider-aws/csi-provider-aws/class"
-	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
 // Mode is how a pod's identity becomes AWS credentials: the auth mode a
@@ -78,53 +77,4 @@ func (i Identity) Key() string {
 		parts = append(parts, "pod:"+i.PodUID)
 	}
 	return strings.Join(parts, "|")
-}
-
-// Request is what package auth needs from one Mount.
-type Request struct {
-	Namespace, ServiceAccount, PodName, PodUID string
-	// Tokens are the service-account tokens kubelet sent, by audience.
-	Tokens map[string]Token
-	// Mode, PreferredAddressType ("ipv4", "ipv6" or "auto"), Region and
-	// FailoverRegion come from the parsed SecretProviderClass; the caller
-	// fills them. An empty Mode is IRSA, the default.
-	Mode                 Mode
-	PreferredAddressType string
-	Region               string
-	// FailoverRegion ("" = none) is where IRSA asks STS when STS in Region
-	// fails with anything but a client fault (docs/design.md, the failover
-	// rule): the credentials are cached under the same identity key
-	// (Region's).
-	FailoverRegion string
-}
-
-// RequestFromAttributes reads the pod, its ServiceAccount and its tokens from
-// the mount request's attributes (and secrets, see ParseTokens). The
-// namespace must be a DNS-1123 label and the ServiceAccount name a DNS-1123
-// subdomain, and the pod's name and UID are bounded in length, before any of
-// them is used.
-func RequestFromAttributes(attrs map[string]string, secrets map[string]string) (Request, error) {
-	r := Request{
-		Namespace:      attrs[AttrPodNamespace],
-		ServiceAccount: attrs[AttrServiceAccount],
-		PodName:        attrs[AttrPodName],
-		PodUID:         attrs[AttrPodUID],
-	}
-	if r.Namespace == "" {
-		return Request{}, failure.New(failure.InvalidArgument,
-			"the mount request has no %s attribute; the CSIDriver secrets-store.csi.k8s.io must have podInfoOnMount: true", AttrPodNamespace)
-	}
-	if r.ServiceAccount == "" {
-		return Request{}, failure.New(failure.InvalidArgument,
-			"the mount request has no %s attribute; the CSIDriver secrets-store.csi.k8s.io must have podInfoOnMount: true", AttrServiceAccount)
-	}
-	if err := checkNames(r); err != nil {
-		return Request{}, err
-	}
-	toks, err := ParseTokens(attrs, secrets)
-	if err != nil {
-		return Request{}, err
-	}
-	r.Tokens = toks
-	return r, nil
 }

@@ -4,6 +4,11 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
+
+	"github.com/csi-provider-aws/csi-provider-aws/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/request"
 )
 
 func TestIdentityKey(t *testing.T) {
@@ -108,4 +113,28 @@ func TestSessionName(t *testing.T) {
 			t.Errorf("%q is not a valid STS role session name", s)
 		}
 	})
+}
+
+func TestResolveChecksNamesOfARequestBuiltByHand(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, serviceAccount("shop", "cart", roleCart))
+	for _, tt := range []struct {
+		name   string
+		change func(*testRequest)
+		attr   string
+	}{
+		{"a namespace holding the cache key separator is refused", func(r *testRequest) { r.Namespace = "shop|cart" }, request.AttrPodNamespace},
+		{"a ServiceAccount name with capitals is refused", func(r *testRequest) { r.ServiceAccount = "Cart" }, request.AttrServiceAccount},
+		{"an oversized pod UID is refused", func(r *testRequest) { r.PodUID = strings.Repeat("u", 129) }, request.AttrPodUID},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := testReq(t, "shop", "cart", "p1")
+			tt.change(&r)
+			_, _, err := f.resolve(t, r)
+			testkit.WantKind(t, err, failure.InvalidArgument, tt.attr)
+			if f.sts.count() != 0 {
+				t.Errorf("a refused request reached STS")
+			}
+		})
+	}
 }

@@ -36,7 +36,7 @@ func TestInvalidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, serviceAccount("shop", "cart", roleCart))
-			req := request(t, "shop", "cart", "p1")
+			req := testReq(t, "shop", "cart", "p1")
 			req.Mode = modeOf(tt.podIdentity)
 			calls := func() int { return f.sts.count() + int(f.agent.calls.Load()) }
 			id, first := f.mustResolve(t, req)
@@ -76,19 +76,19 @@ func TestInvalidateDropsOnlyTheIdentitysEntry(t *testing.T) {
 	t.Run("with the pod scope dropping one pod's entry keeps the other pod's", func(t *testing.T) {
 		t.Parallel()
 		f := scopedFixture(t, ScopePod, false, serviceAccount("shop", "cart", roleCart))
-		idA, credsA := f.mustResolve(t, request(t, "shop", "cart", "cart-a"))
-		_, credsB := f.mustResolve(t, request(t, "shop", "cart", "cart-b"))
+		idA, credsA := f.mustResolve(t, testReq(t, "shop", "cart", "cart-a"))
+		_, credsB := f.mustResolve(t, testReq(t, "shop", "cart", "cart-b"))
 		if !f.creds.Invalidate(idA, credsA.AccessKeyID, 0) {
 			t.Fatal("pod a's entry was not dropped")
 		}
-		if _, c := f.mustResolve(t, request(t, "shop", "cart", "cart-b")); c.AccessKeyID != credsB.AccessKeyID || f.sts.count() != 2 {
+		if _, c := f.mustResolve(t, testReq(t, "shop", "cart", "cart-b")); c.AccessKeyID != credsB.AccessKeyID || f.sts.count() != 2 {
 			t.Errorf("pod b got %s after %d STS calls; want its cached %s", c.AccessKeyID, f.sts.count(), credsB.AccessKeyID)
 		}
 	})
 	t.Run("many Mounts that saw one rejection drop the entry once", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t, serviceAccount("shop", "cart", roleCart))
-		id, c := f.mustResolve(t, request(t, "shop", "cart", "p1"))
+		id, c := f.mustResolve(t, testReq(t, "shop", "cart", "p1"))
 		var dropped atomic.Int32
 		var wg sync.WaitGroup
 		for i := 0; i < 20; i++ {
@@ -121,7 +121,7 @@ func TestInvalidateRacesWithResolve(t *testing.T) {
 			defer wg.Done()
 			sa := []string{"cart", "web"}[i%2]
 			for j := 0; j < 25; j++ {
-				id, p, err := f.creds.Resolve(context.Background(), request(t, "shop", sa, fmt.Sprintf("p%d", i)))
+				id, p, err := f.creds.Resolve(context.Background(), testReq(t, "shop", sa, fmt.Sprintf("p%d", i)).mount())
 				if err != nil {
 					t.Errorf("Resolve: %v", err)
 					return

@@ -14,6 +14,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/request"
 )
 
 // STSAPI is the part of the STS client IRSA uses.
@@ -46,17 +47,25 @@ func NewIRSA(stsForRegion STSForRegion, opts IRSAOptions) *IRSA {
 	return &IRSA{sts: stsForRegion, opts: opts}
 }
 
-// Credentials assumes id.RoleARN in id.Region with token. When that fails
+// Credentials implements Provider: it assumes id.RoleARN with token, in the
+// primary region and, by the failover rule, the class's failover region.
+func (p *IRSA) Credentials(ctx context.Context, id Identity, token string, m *request.Mount) (aws.Credentials, error) {
+	return p.exchange(ctx, id, token, m.Class.FailoverRegion)
+}
+
+var _ Provider = (*IRSA)(nil)
+
+// exchange assumes id.RoleARN in id.Region with token. When that fails
 // with anything but a client fault (failure.IsClientFault: a server fault,
 // throttling left after the SDK's retries, a timeout, a network error) and
 // failoverRegion is set, it asks STS in failoverRegion once, by the same
-// rule as the value fetches (SPEC section 5); a client fault (AccessDenied,
-// InvalidIdentityToken...) is returned at once, since the other region
-// would refuse the same role and token. With a failover region the primary
+// rule as the value fetches (docs/design.md, the failover rule); a client
+// fault (AccessDenied, InvalidIdentityToken...) is returned at once, since
+// the other region would refuse the same role and token. With a failover region the primary
 // gets half of the time left before ctx's deadline, so that a primary that
 // does not answer leaves the failover region time to. Role credentials are
 // global: those from either region are the identity's.
-func (p *IRSA) Credentials(ctx context.Context, id Identity, token, failoverRegion string) (aws.Credentials, error) {
+func (p *IRSA) exchange(ctx context.Context, id Identity, token, failoverRegion string) (aws.Credentials, error) {
 	if failoverRegion == "" || failoverRegion == id.Region {
 		creds, err := p.assume(ctx, id, id.Region, token)
 		return creds, p.describe(err, id, token)

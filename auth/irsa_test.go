@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -39,7 +41,7 @@ func TestIRSAAssumesTheRoleInTheIdentitysRegion(t *testing.T) {
 	id := Identity{Mode: ModeIRSA, Namespace: "shop", ServiceAccount: "cart", RoleARN: roleCart,
 		Region: "ap-southeast-2", PodName: "cart-1", PodUID: "u1"}
 
-	creds, err := irsa.Credentials(context.Background(), id, "the-token", "")
+	creds, err := irsa.exchange(context.Background(), id, "the-token", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +64,7 @@ func TestIRSALetsSTSChooseTheDurationByDefault(t *testing.T) {
 	fs := newFakeSTS(newClock())
 	irsa := NewIRSA(fs.forRegion, IRSAOptions{})
 	id := Identity{Mode: ModeIRSA, Namespace: "shop", ServiceAccount: "cart", RoleARN: roleCart, Region: "eu-west-1"}
-	if _, err := irsa.Credentials(context.Background(), id, "tok", ""); err != nil {
+	if _, err := irsa.exchange(context.Background(), id, "tok", ""); err != nil {
 		t.Fatal(err)
 	}
 	if d := fs.last().duration; d != 0 {
@@ -192,7 +194,7 @@ func TestIRSAWithTheRealSTSClient(t *testing.T) {
 		}
 		irsa := NewIRSA(regionalClients(cfg), IRSAOptions{})
 
-		creds, err := irsa.Credentials(context.Background(), id, tok, "")
+		creds, err := irsa.exchange(context.Background(), id, tok, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -239,7 +241,7 @@ func TestIRSAWithTheRealSTSClient(t *testing.T) {
 		for _, region := range []string{"eu-west-3", "us-east-1"} {
 			id := id
 			id.Region = region
-			if _, err := irsa.Credentials(context.Background(), id, tok, ""); err != nil {
+			if _, err := irsa.exchange(context.Background(), id, tok, ""); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -258,8 +260,8 @@ func TestIRSAWithTheRealSTSClient(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = NewIRSA(regionalClients(cfg), IRSAOptions{}).Credentials(context.Background(), id, tok, "")
-		wantKind(t, err, failure.PermissionDenied, roleCart, "shop/cart", "eu-west-3", "AccessDenied: Not authorized")
+		_, err = NewIRSA(regionalClients(cfg), IRSAOptions{}).exchange(context.Background(), id, tok, "")
+		testkit.WantKind(t, err, failure.PermissionDenied, roleCart, "shop/cart", "eu-west-3", "AccessDenied: Not authorized")
 		if strings.Contains(err.Error(), "99999999") || strings.Contains(err.Error(), tok) {
 			t.Errorf("error carries a request id or the token: %v", err)
 		}

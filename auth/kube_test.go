@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
+
 	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakekube"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 	"github.com/csi-provider-aws/csi-provider-aws/kube"
@@ -50,7 +52,7 @@ func TestMountsCostNoKubernetesCall(t *testing.T) {
 	ctx := t.Context()
 	s, k := startKube(t, ctx, "node-1", serviceAccount("shop", "cart", roleCart))
 	f := newFixture(t)
-	creds := NewCredentials(k, NewIRSA(f.sts.forRegion, IRSAOptions{}), nil, f.clock.Now)
+	creds := newCreds(k, NewIRSA(f.sts.forRegion, IRSAOptions{}), nil, f.clock.Now)
 	regions := kube.NewRegions(k, "", "node-1")
 	s.ResetCalls()
 	const mounts = 1000
@@ -59,9 +61,9 @@ func TestMountsCostNoKubernetesCall(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		req := request(t, "shop", "cart", fmt.Sprintf("cart-%d", i%50))
+		req := testReq(t, "shop", "cart", fmt.Sprintf("cart-%d", i%50))
 		req.Region = region
-		if _, _, err := creds.Resolve(ctx, req); err != nil {
+		if _, _, err := creds.Resolve(ctx, req.mount()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -79,9 +81,9 @@ func TestARoleAnnotationChangeIsSeenFromTheWatch(t *testing.T) {
 	ctx := t.Context()
 	s, k := startKube(t, ctx, "node-1", serviceAccount("shop", "cart", roleCart))
 	f := newFixture(t)
-	creds := NewCredentials(k, NewIRSA(f.sts.forRegion, IRSAOptions{}), nil, f.clock.Now)
-	req := request(t, "shop", "cart", "cart-1")
-	idOld, pOld, err := creds.Resolve(ctx, req)
+	creds := newCreds(k, NewIRSA(f.sts.forRegion, IRSAOptions{}), nil, f.clock.Now)
+	req := testReq(t, "shop", "cart", "cart-1")
+	idOld, pOld, err := creds.Resolve(ctx, req.mount())
 	if err != nil || idOld.RoleARN != roleCart {
 		t.Fatalf("Resolve = %+v, %v", idOld, err)
 	}
@@ -97,7 +99,7 @@ func TestARoleAnnotationChangeIsSeenFromTheWatch(t *testing.T) {
 	if n := s.Calls()["get serviceaccounts"]; n != 0 {
 		t.Errorf("the change took %d GETs, want it from the watch alone", n)
 	}
-	idNew, pNew, err := creds.Resolve(ctx, req)
+	idNew, pNew, err := creds.Resolve(ctx, req.mount())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +123,7 @@ func TestAPIServerGoingAwayAfterTheInformersStarted(t *testing.T) {
 	ctx := t.Context()
 	s, k := startKube(t, ctx, "node-1", serviceAccount("shop", "cart", roleCart))
 	f := newFixture(t)
-	creds := NewCredentials(k, NewIRSA(f.sts.forRegion, IRSAOptions{}), nil, f.clock.Now)
+	creds := newCreds(k, NewIRSA(f.sts.forRegion, IRSAOptions{}), nil, f.clock.Now)
 	regions := kube.NewRegions(k, "", "node-1")
 	s.Close()
 
@@ -131,9 +133,9 @@ func TestAPIServerGoingAwayAfterTheInformersStarted(t *testing.T) {
 			if err != nil || region != "us-west-2" {
 				t.Fatalf("Region = %q, %v", region, err)
 			}
-			req := request(t, "shop", "cart", fmt.Sprintf("cart-%d", i))
+			req := testReq(t, "shop", "cart", fmt.Sprintf("cart-%d", i))
 			req.Region = region
-			if id, _, err := creds.Resolve(ctx, req); err != nil || id.RoleARN != roleCart {
+			if id, _, err := creds.Resolve(ctx, req.mount()); err != nil || id.RoleARN != roleCart {
 				t.Fatalf("Resolve = %+v, %v", id, err)
 			}
 		}
@@ -145,9 +147,9 @@ func TestAPIServerGoingAwayAfterTheInformersStarted(t *testing.T) {
 		mctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		began := time.Now()
-		req := request(t, "shop", "ghost", "ghost-1")
-		_, _, err := creds.Resolve(mctx, req)
-		wantKind(t, err, failure.Unavailable, "reading ServiceAccount shop/ghost from the Kubernetes API", "connection refused")
+		req := testReq(t, "shop", "ghost", "ghost-1")
+		_, _, err := creds.Resolve(mctx, req.mount())
+		testkit.WantKind(t, err, failure.Unavailable, "reading ServiceAccount shop/ghost from the Kubernetes API", "connection refused")
 		if took := time.Since(began); took > 5*time.Second {
 			t.Errorf("took %v", took)
 		}

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/csi-provider-aws/csi-provider-aws/request"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go"
@@ -55,30 +57,30 @@ func TestNoErrorCarriesATokenOrCredential(t *testing.T) {
 	}
 
 	// Parsing and checking.
-	_, err := ParseTokens(map[string]string{AttrTokens: `{"sts.amazonaws.com":{"token":"` + good}, nil)
+	_, err := request.ParseTokens(map[string]string{request.AttrTokens: `{"sts.amazonaws.com":{"token":"` + good}, nil)
 	add("truncated tokens", err)
-	_, err = ParseTokens(map[string]string{AttrTokens: `{"sts.amazonaws.com":"` + good + `"}`}, nil)
+	_, err = request.ParseTokens(map[string]string{request.AttrTokens: `{"sts.amazonaws.com":"` + good + `"}`}, nil)
 	add("a bare token", err)
-	_, err = ParseTokens(nil, map[string]string{AttrTokens: `{"sts.amazonaws.com":{"token":"` + good + `","expirationTimestamp":"` + good + `"}}`})
+	_, err = request.ParseTokens(nil, map[string]string{request.AttrTokens: `{"sts.amazonaws.com":{"token":"` + good + `","expirationTimestamp":"` + good + `"}}`})
 	add("a token as timestamp", err)
-	_, err = RequestFromAttributes(map[string]string{AttrPodNamespace: "shop", AttrServiceAccount: "cart", AttrTokens: good}, nil)
+	_, err = request.ParseTokens(map[string]string{request.AttrTokens: good}, nil)
 	add("a token instead of JSON", err)
 	for _, tok := range []string{good, good + "x", strings.Replace(good, ".", "!", 1), strings.Split(good, ".")[1]} {
-		add("CheckToken for another ServiceAccount", CheckToken(Token{Token: tok}, AudienceSTS, "shop", "other", t0))
-		add("CheckToken for another audience", CheckToken(Token{Token: tok}, AudiencePodIdentity, "shop", "cart", t0))
-		add("CheckToken expired", CheckToken(Token{Token: tok, Expiration: t0}, AudienceSTS, "shop", "cart", t0))
+		add("CheckToken for another ServiceAccount", CheckToken(request.Token{Token: tok}, AudienceSTS, "shop", "other", t0))
+		add("CheckToken for another audience", CheckToken(request.Token{Token: tok}, AudiencePodIdentity, "shop", "cart", t0))
+		add("CheckToken expired", CheckToken(request.Token{Token: tok, Expiration: t0}, AudienceSTS, "shop", "cart", t0))
 	}
 
 	// IRSA: STS echoing the token in its message.
 	f := newFixture(t, serviceAccount("shop", "cart", roleCart))
-	req := request(t, "shop", "cart", "p1")
-	req.Tokens[AudienceSTS] = Token{Token: good}
-	req.Tokens[AudiencePodIdentity] = Token{Token: podTok}
+	req := testReq(t, "shop", "cart", "p1")
+	req.Tokens[AudienceSTS] = request.Token{Token: good}
+	req.Tokens[AudiencePodIdentity] = request.Token{Token: podTok}
 	f.sts.setErr(&smithy.GenericAPIError{Code: "ValidationError", Message: "Value '" + good + "' at 'webIdentityToken' failed to satisfy constraint", Fault: smithy.FaultClient})
-	_, _, err = f.creds.Resolve(context.Background(), req)
+	_, _, err = f.creds.Resolve(context.Background(), req.mount())
 	add("STS echoing the token", err)
 	f.sts.setErr(fmt.Errorf("transport failed for token %s", good))
-	_, _, err = f.creds.Resolve(context.Background(), req)
+	_, _, err = f.creds.Resolve(context.Background(), req.mount())
 	add("a transport error quoting the token", err)
 
 	// The real STS client echoing the token in its XML error.
@@ -92,7 +94,7 @@ func TestNoErrorCarriesATokenOrCredential(t *testing.T) {
 			t.Fatal(err)
 		}
 		id := Identity{Mode: ModeIRSA, Namespace: "shop", ServiceAccount: "cart", RoleARN: roleCart, Region: "eu-west-1"}
-		_, err = NewIRSA(regionalClients(cfg), IRSAOptions{}).Credentials(context.Background(), id, good, "")
+		_, err = NewIRSA(regionalClients(cfg), IRSAOptions{}).exchange(context.Background(), id, good, "")
 		add("the real STS client echoing the token", err)
 	}()
 
@@ -134,7 +136,7 @@ func checkNoLeak(t *testing.T, errs []error, forbidden []string) {
 
 // agentErrors drives the agent client with answers that echo the token,
 // and with no agent at all.
-func agentErrors(t *testing.T, podTok string, req Request) []error {
+func agentErrors(t *testing.T, podTok string, req testRequest) []error {
 	var errs []error
 	add := func(what string, err error) {
 		if err == nil {
@@ -150,7 +152,7 @@ func agentErrors(t *testing.T, podTok string, req Request) []error {
 		}))
 		p := NewPodIdentity(PodIdentityOptions{IPv4Endpoint: echo.URL, IPv6Endpoint: echo.URL})
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond) // a 500 is retried until then
-		_, err := p.Credentials(ctx, podID, podTok, "auto")
+		_, err := p.exchange(ctx, podID, podTok, "auto")
 		cancel()
 		add(fmt.Sprintf("the agent echoing the token with HTTP %d", status), err)
 		echo.Close()
@@ -158,11 +160,11 @@ func agentErrors(t *testing.T, podTok string, req Request) []error {
 	p := NewPodIdentity(PodIdentityOptions{IPv4Endpoint: deadEndpoint(t), IPv6Endpoint: deadEndpoint(t)})
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	_, err := p.Credentials(ctx, podID, podTok, "auto")
+	_, err := p.exchange(ctx, podID, podTok, "auto")
 	add("no agent", err)
 	f2 := newFixture(t)
 	f2.agent.status, f2.agent.body = 401, podTok
-	_, _, err = f2.creds.Resolve(context.Background(), req)
+	_, _, err = f2.creds.Resolve(context.Background(), req.mount())
 	add("Resolve with the agent echoing the token", err)
 
 	return errs
@@ -183,7 +185,7 @@ func retryAndFailoverErrors(t *testing.T, good, podTok string) []error {
 			echo(w, r, statuses[i])
 		}))
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-		_, err := NewPodIdentity(PodIdentityOptions{IPv4Endpoint: srv.URL}).Credentials(ctx, podID, podTok, "ipv4")
+		_, err := NewPodIdentity(PodIdentityOptions{IPv4Endpoint: srv.URL}).exchange(ctx, podID, podTok, "ipv4")
 		cancel()
 		srv.Close()
 		if err == nil {
@@ -198,11 +200,11 @@ func retryAndFailoverErrors(t *testing.T, good, podTok string) []error {
 		return &smithy.GenericAPIError{Code: "InternalFailure", Message: "token " + good + " broke STS", Fault: smithy.FaultServer}
 	}
 	sr := &scriptedRegions{fs: f.sts, script: map[string]func(context.Context) error{"eu-west-1": echoing, "eu-central-1": echoing}}
-	f.creds.irsa = NewIRSA(sr.forRegion, IRSAOptions{})
-	req := request(t, "shop", "cart", "p1")
-	req.Tokens[AudienceSTS] = Token{Token: good}
+	f.creds.providers[ModeIRSA] = NewIRSA(sr.forRegion, IRSAOptions{})
+	req := testReq(t, "shop", "cart", "p1")
+	req.Tokens[AudienceSTS] = request.Token{Token: good}
 	req.FailoverRegion = "eu-central-1"
-	_, _, err := f.creds.Resolve(context.Background(), req)
+	_, _, err := f.creds.Resolve(context.Background(), req.mount())
 	if err == nil {
 		t.Fatal("STS echoing the token in both regions: no error")
 	}
@@ -219,8 +221,8 @@ func retryAndFailoverErrors(t *testing.T, good, podTok string) []error {
 	defer klog.ClearLogger()
 	delete(sr.script, "eu-central-1")
 	f2 := newFixture(t, serviceAccount("shop", "cart", roleCart))
-	f2.creds.irsa = NewIRSA(sr.forRegion, IRSAOptions{})
-	if _, _, err := f2.creds.Resolve(context.Background(), req); err != nil {
+	f2.creds.providers[ModeIRSA] = NewIRSA(sr.forRegion, IRSAOptions{})
+	if _, _, err := f2.creds.Resolve(context.Background(), req.mount()); err != nil {
 		t.Fatalf("the failover region answering: %v", err)
 	}
 	mu.Lock()
@@ -234,22 +236,14 @@ func retryAndFailoverErrors(t *testing.T, good, podTok string) []error {
 	return errs
 }
 
-// nameAndPodClaimErrors puts the token where a name or a pod claim goes.
+// nameAndPodClaimErrors puts the token where a pod claim goes (where a
+// name goes is package request's: request/pod_test.go).
 func nameAndPodClaimErrors(t *testing.T, good string) []error {
 	var errs []error
-	for _, attr := range []string{AttrPodNamespace, AttrServiceAccount, AttrPodName, AttrPodUID} {
-		attrs := map[string]string{AttrPodNamespace: "shop", AttrServiceAccount: "cart", AttrPodName: "p1", AttrPodUID: "u1"}
-		attrs[attr] = good + good // longer than any bound
-		if _, err := RequestFromAttributes(attrs, nil); err != nil {
-			errs = append(errs, fmt.Errorf("the token as %s: %w", attr, err))
-		} else {
-			t.Errorf("the token as %s: no error", attr)
-		}
-	}
 	f := scopedFixture(t, ScopePod, false, serviceAccount("shop", "cart", roleCart))
-	req := request(t, "shop", "cart", "p1")
+	req := testReq(t, "shop", "cart", "p1")
 	req.Tokens[AudienceSTS] = podToken(t, "shop", "cart", AudienceSTS, good, good)
-	if _, _, err := f.creds.Resolve(context.Background(), req); err != nil {
+	if _, _, err := f.creds.Resolve(context.Background(), req.mount()); err != nil {
 		errs = append(errs, fmt.Errorf("a pod claim holding the token: %w", err))
 	} else {
 		t.Error("a pod claim holding the token: no error")

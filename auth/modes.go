@@ -1,22 +1,40 @@
 package auth
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/csi-provider-aws/csi-provider-aws/class"
+	"github.com/csi-provider-aws/csi-provider-aws/request"
 )
 
-// paramUsePodIdentity is the class parameter that chooses EKS Pod Identity.
-const paramUsePodIdentity = "usePodIdentity"
+// Provider turns one pod's service-account token into AWS credentials for
+// one auth mode. Credentials calls it once per identity per credential
+// lifetime; it must never fall back to any other source of credentials.
+type Provider interface {
+	Credentials(ctx context.Context, id Identity, token string, m *request.Mount) (aws.Credentials, error)
+}
 
-// authMode is one row of the modes table, as parsing sees it (class.Mode):
-// its name, the class parameters it reads and whether they choose it. How a
-// mode obtains credentials is Credentials' (identify, obtain).
+// authMode is one row of the modes table: how a class chooses it (class.Mode:
+// its parameters and whether they choose it), which token it needs, whether
+// it acts as the ServiceAccount's annotated role. Its credentials come from
+// the Provider given for its name in CredentialsOptions.Providers.
+//
+// Adding a mode: one new file with its row and its Provider, and the row in
+// Modes (docs/design.md, "Where to add an auth mode").
 type authMode struct {
 	name   Mode
 	params []class.Param
 	chosen func(value func(param string) string) (bool, error)
+	// audience is the token audience the CSIDriver's tokenRequests must
+	// ask for.
+	audience string
+	// role: the mode assumes the ServiceAccount's eks.amazonaws.com/role-arn
+	// role, which becomes part of the identity key.
+	role bool
 }
 
 func (m *authMode) Name() class.AuthMode                           { return m.name }
@@ -28,15 +46,21 @@ var _ class.Mode = (*authMode)(nil)
 // irsaMode is IRSA, the default: a class's mode when its parameters choose
 // no other. It reads no parameter.
 var irsaMode = &authMode{
-	name:   ModeIRSA,
-	chosen: func(func(string) string) (bool, error) { return false, nil },
+	name:     ModeIRSA,
+	chosen:   func(func(string) string) (bool, error) { return false, nil },
+	audience: AudienceSTS,
+	role:     true,
 }
+
+// paramUsePodIdentity is the class parameter that chooses EKS Pod Identity.
+const paramUsePodIdentity = "usePodIdentity"
 
 // podIdentityMode is EKS Pod Identity, chosen by usePodIdentity "true" (any
 // form strconv.ParseBool reads, as the reference provider does).
 var podIdentityMode = &authMode{
-	name:   ModePodIdentity,
-	params: []class.Param{{Name: paramUsePodIdentity, Max: class.MaxOptionLength, Hint: `use "true" or "false"`}},
+	name:     ModePodIdentity,
+	params:   []class.Param{{Name: paramUsePodIdentity, Max: class.MaxOptionLength, Hint: `use "true" or "false"`}},
+	audience: AudiencePodIdentity,
 	chosen: func(value func(string) string) (bool, error) {
 		s := value(paramUsePodIdentity)
 		if s == "" {
@@ -50,8 +74,18 @@ var podIdentityMode = &authMode{
 	},
 }
 
-// Modes are the modes table as parsing sees it, for class.Catalog. IRSA
-// comes first: it is the default.
-func Modes() []class.Mode {
-	return []class.Mode{irsaMode, podIdentityMode}
+// modes is the table. IRSA comes first: it is the default.
+var modes = []*authMode{irsaMode, podIdentityMode}
+
+// Modes are the modes table as parsing sees it, for class.Catalog.
+func Modes() []class.Mode { return class.Rows[class.Mode](modes) }
+
+// modeNamed returns the row of a mode, nil when there is none.
+func modeNamed(name Mode) *authMode {
+	for _, m := range modes {
+		if m.name == name {
+			return m
+		}
+	}
+	return nil
 }

@@ -57,9 +57,9 @@ func TestTheModesTableChoosesAsUsePodIdentitySays(t *testing.T) {
 func TestAModeTheDaemonDoesNotHaveIsAnInternalError(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, serviceAccount("shop", "cart", roleCart))
-	req := request(t, "shop", "cart", "p1")
+	req := testReq(t, "shop", "cart", "p1")
 	req.Mode = class.AuthMode("vault")
-	if _, _, err := f.creds.Resolve(t.Context(), req); failure.KindOf(err) != failure.Internal || err == nil {
+	if _, _, err := f.creds.Resolve(t.Context(), req.mount()); failure.KindOf(err) != failure.Internal || err == nil {
 		t.Errorf("Resolve with mode vault = %v, want an Internal error", err)
 	}
 }

@@ -3,6 +3,10 @@ package auth
 import (
 	"testing"
 
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
+
+	"github.com/csi-provider-aws/csi-provider-aws/request"
+
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
@@ -11,11 +15,13 @@ import (
 // pod claim is not read.
 func TestPodScopeChecksTheTokensPodClaim(t *testing.T) {
 	t.Parallel()
-	type tokenFor func(t *testing.T, audience string) Token
+	type tokenFor func(t *testing.T, audience string) request.Token
 	boundTo := func(pod, uid string) tokenFor {
-		return func(t *testing.T, audience string) Token { return podToken(t, "shop", "cart", audience, pod, uid) }
+		return func(t *testing.T, audience string) request.Token {
+			return podToken(t, "shop", "cart", audience, pod, uid)
+		}
 	}
-	unbound := func(t *testing.T, audience string) Token { return saToken(t, "shop", "cart", audience) }
+	unbound := func(t *testing.T, audience string) request.Token { return saToken(t, "shop", "cart", audience) }
 	tests := []struct {
 		name      string
 		scope     ScopeMode
@@ -41,7 +47,7 @@ func TestPodScopeChecksTheTokensPodClaim(t *testing.T) {
 			t.Run(tt.name+mode, func(t *testing.T) {
 				t.Parallel()
 				f := scopedFixture(t, tt.scope, false, serviceAccount("shop", "cart", roleCart))
-				req := request(t, "shop", "cart", "cart-1")
+				req := testReq(t, "shop", "cart", "cart-1")
 				req.Mode = modeOf(podIdentity)
 				// Credentials for this very pod are cached: the check must hold even then.
 				f.mustResolve(t, req)
@@ -51,7 +57,7 @@ func TestPodScopeChecksTheTokensPodClaim(t *testing.T) {
 				if podIdentity {
 					audience = AudiencePodIdentity
 				}
-				req.Tokens = map[string]Token{audience: tt.token(t, audience)}
+				req.Tokens = map[string]request.Token{audience: tt.token(t, audience)}
 				_, _, err := f.resolve(t, req)
 				if tt.fragments == nil {
 					if err != nil {
@@ -59,7 +65,7 @@ func TestPodScopeChecksTheTokensPodClaim(t *testing.T) {
 					}
 					return
 				}
-				wantKind(t, err, failure.Unauthenticated, tt.fragments...)
+				testkit.WantKind(t, err, failure.Unauthenticated, tt.fragments...)
 				if n := f.sts.count() + int(f.agent.calls.Load()); n != calls {
 					t.Errorf("a refused request reached STS or the agent")
 				}

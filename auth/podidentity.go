@@ -14,9 +14,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/request"
 )
 
-// Default EKS Pod Identity agent endpoints (SPEC section 4).
+// Default EKS Pod Identity agent endpoints (the EKS Pod Identity agent's
+// documented link-local addresses).
 const (
 	DefaultPodIdentityIPv4Endpoint = "http://169.254.170.23/v1/credentials"
 	DefaultPodIdentityIPv6Endpoint = "http://[fd00:ec2::23]/v1/credentials"
@@ -153,7 +155,7 @@ func (p *PodIdentity) ask(ctx context.Context, endpoint, token string, timeout t
 	}
 	var ac agentCredentials
 	if err := json.Unmarshal(body, &ac); err != nil {
-		return aws.Credentials{}, fmt.Errorf("the agent's answer is not JSON credentials (%s)", jsonProblem(err))
+		return aws.Credentials{}, fmt.Errorf("the agent's answer is not JSON credentials (%s)", request.JSONProblem(err))
 	}
 	if ac.AccessKeyID == "" || ac.SecretAccessKey == "" {
 		return aws.Credentials{}, errors.New("the agent's answer has no AccessKeyId or SecretAccessKey")

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
+
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
@@ -28,7 +30,7 @@ type fakeAgent struct {
 	delay time.Duration
 }
 
-func newFakeAgent(t *testing.T, clock *fakeClock) *fakeAgent {
+func newFakeAgent(t *testing.T, clock *testkit.Clock) *fakeAgent {
 	a := &fakeAgent{}
 	a.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := a.calls.Add(1)
@@ -115,9 +117,9 @@ func TestPodIdentityEndpointChoice(t *testing.T) {
 			// A dead endpoint is retried until the deadline.
 			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 			defer cancel()
-			creds, err := NewPodIdentity(opts).Credentials(ctx, podID, tok, tt.preferred)
+			creds, err := NewPodIdentity(opts).exchange(ctx, podID, tok, tt.preferred)
 			if tt.wantErrFragments != nil {
-				wantKind(t, err, tt.wantErr, tt.wantErrFragments...)
+				testkit.WantKind(t, err, tt.wantErr, tt.wantErrFragments...)
 			} else if err != nil {
 				t.Fatal(err)
 			} else if !strings.HasPrefix(creds.AccessKeyID, "ASIAPOD") || creds.SecretAccessKey != "pod-secret" ||
@@ -140,7 +142,7 @@ func TestPodIdentityAutoFallsBackWhenIPv4TimesOut(t *testing.T) {
 	v4.delay = 5 * time.Second
 	p := NewPodIdentity(PodIdentityOptions{IPv4Endpoint: v4.URL, IPv6Endpoint: v6.URL, HTTPTimeout: 100 * time.Millisecond})
 	tok := saToken(t, "shop", "cart", AudiencePodIdentity).Token
-	if _, err := p.Credentials(context.Background(), podID, tok, "auto"); err != nil {
+	if _, err := p.exchange(context.Background(), podID, tok, "auto"); err != nil {
 		t.Fatal(err)
 	}
 	if v6.calls.Load() != 1 {
@@ -190,8 +192,8 @@ func TestPodIdentityAgentRefusals(t *testing.T) {
 			// 429 and 5xx are retried until the deadline, then reported.
 			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 			defer cancel()
-			_, err := p.Credentials(ctx, podID, tok, "auto")
-			wantKind(t, err, tt.kind, tt.fragments...)
+			_, err := p.exchange(ctx, podID, tok, "auto")
+			testkit.WantKind(t, err, tt.kind, tt.fragments...)
 			if v6.calls.Load() != 0 {
 				t.Errorf("an HTTP answer from IPv4 must not fall back to IPv6 (%d calls)", v6.calls.Load())
 			}

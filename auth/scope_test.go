@@ -5,6 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
+
+	"github.com/csi-provider-aws/csi-provider-aws/request"
+
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
@@ -33,7 +37,7 @@ func TestParseScope(t *testing.T) {
 			}
 		})
 	}
-	if _, err := NewCredentialsWithOptions(nil, nil, nil, CredentialsOptions{Scope: "cluster"}); err == nil {
+	if _, err := NewCredentials(CredentialsOptions{Scope: "cluster"}); err == nil {
 		t.Error("NewCredentialsWithOptions accepted an unknown scope")
 	}
 }
@@ -50,7 +54,7 @@ func scopedFixture(t *testing.T, scope ScopeMode, informer bool, sas ...sa) *fix
 		f.kube.ResetCalls()
 	}
 	pi := NewPodIdentity(PodIdentityOptions{IPv4Endpoint: f.agent.URL, IPv6Endpoint: deadEndpoint(t)})
-	c, err := NewCredentialsWithOptions(roles, NewIRSA(f.sts.forRegion, IRSAOptions{}), pi, CredentialsOptions{Scope: scope, Clock: f.clock.Now})
+	c, err := NewCredentials(CredentialsOptions{Roles: roles, Providers: providers(NewIRSA(f.sts.forRegion, IRSAOptions{}), pi), Scope: scope, Clock: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,8 +79,8 @@ func TestPodScopeGivesEachPodItsOwnCredentials(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := scopedFixture(t, tt.scope, false, serviceAccount("shop", "cart", roleCart))
-			req := func(pod string) Request {
-				r := request(t, "shop", "cart", pod)
+			req := func(pod string) testRequest {
+				r := testReq(t, "shop", "cart", pod)
 				r.Mode = modeOf(tt.podIdentity)
 				return r
 			}
@@ -126,10 +130,10 @@ func TestPodScopeRefusesARequestWithoutAUsablePodUID(t *testing.T) {
 		t.Run("the pod UID "+`"`+uid+`"`+" is refused", func(t *testing.T) {
 			t.Parallel()
 			f := scopedFixture(t, ScopePod, false, serviceAccount("shop", "cart", roleCart))
-			r := request(t, "shop", "cart", "cart-a")
+			r := testReq(t, "shop", "cart", "cart-a")
 			r.PodUID = uid
 			_, _, err := f.resolve(t, r)
-			wantKind(t, err, failure.InvalidArgument, AttrPodUID, "--cache-scope=pod")
+			testkit.WantKind(t, err, failure.InvalidArgument, request.AttrPodUID, "--cache-scope=pod")
 			if f.sts.count() != 0 {
 				t.Error("a refused request reached STS")
 			}
@@ -171,8 +175,8 @@ func isolation(t *testing.T, scope ScopeMode, informer bool) {
 			t.Run(p.name, func(t *testing.T) {
 				t.Parallel()
 				f := scopedFixture(t, scope, informer, serviceAccount(p.a[0], p.a[1], roleCart), serviceAccount(p.b[0], p.b[1], roleCart))
-				idA, credsA := f.mustResolve(t, request(t, p.a[0], p.a[1], "pod"))
-				idB, credsB := f.mustResolve(t, request(t, p.b[0], p.b[1], "pod"))
+				idA, credsA := f.mustResolve(t, testReq(t, p.a[0], p.a[1], "pod"))
+				idB, credsB := f.mustResolve(t, testReq(t, p.b[0], p.b[1], "pod"))
 				if idA.Key() == idB.Key() || credsA.AccessKeyID == credsB.AccessKeyID {
 					t.Errorf("keys %q, %q; credentials %s, %s", idA.Key(), idB.Key(), credsA.AccessKeyID, credsB.AccessKeyID)
 				}
@@ -187,39 +191,39 @@ func isolation(t *testing.T, scope ScopeMode, informer bool) {
 		t.Parallel()
 		tamper := []struct {
 			name   string
-			tokens func() map[string]Token
+			tokens func() map[string]request.Token
 			frag   string
 		}{
-			{"an expired token", func() map[string]Token {
+			{"an expired token", func() map[string]request.Token {
 				tok := saToken(t, "shop", "cart", AudienceSTS)
 				tok.Expiration = t0.Add(-time.Second)
-				return map[string]Token{AudienceSTS: tok}
+				return map[string]request.Token{AudienceSTS: tok}
 			}, "expired"},
-			{"a token whose exp claim has passed", func() map[string]Token {
-				return map[string]Token{AudienceSTS: {Token: makeJWT(t, map[string]any{
+			{"a token whose exp claim has passed", func() map[string]request.Token {
+				return map[string]request.Token{AudienceSTS: {Token: makeJWT(t, map[string]any{
 					"sub": "system:serviceaccount:shop:cart", "aud": []string{AudienceSTS}, "exp": t0.Add(-time.Minute).Unix(),
 				})}}
 			}, "expired"},
-			{"a token of another ServiceAccount of the namespace", func() map[string]Token {
-				return map[string]Token{AudienceSTS: saToken(t, "shop", "admin", AudienceSTS)}
+			{"a token of another ServiceAccount of the namespace", func() map[string]request.Token {
+				return map[string]request.Token{AudienceSTS: saToken(t, "shop", "admin", AudienceSTS)}
 			}, "system:serviceaccount:shop:admin"},
-			{"a token of the same ServiceAccount name in another namespace", func() map[string]Token {
-				return map[string]Token{AudienceSTS: saToken(t, "blog", "cart", AudienceSTS)}
+			{"a token of the same ServiceAccount name in another namespace", func() map[string]request.Token {
+				return map[string]request.Token{AudienceSTS: saToken(t, "blog", "cart", AudienceSTS)}
 			}, "system:serviceaccount:blog:cart"},
-			{"a token for another audience", func() map[string]Token {
-				return map[string]Token{AudienceSTS: saToken(t, "shop", "cart", AudiencePodIdentity)}
+			{"a token for another audience", func() map[string]request.Token {
+				return map[string]request.Token{AudienceSTS: saToken(t, "shop", "cart", AudiencePodIdentity)}
 			}, "audiences"},
 		}
 		for _, tt := range tamper {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
 				f := scopedFixture(t, scope, informer, serviceAccount("shop", "cart", roleCart), serviceAccount("blog", "cart", roleCart))
-				f.mustResolve(t, request(t, "shop", "cart", "cart-1"))
+				f.mustResolve(t, testReq(t, "shop", "cart", "cart-1"))
 				before := f.sts.count()
-				r := request(t, "shop", "cart", "cart-1") // the same pod: its entry is cached in either scope
+				r := testReq(t, "shop", "cart", "cart-1") // the same pod: its entry is cached in either scope
 				r.Tokens = tt.tokens()
 				_, _, err := f.resolve(t, r)
-				wantKind(t, err, failure.Unauthenticated, tt.frag)
+				testkit.WantKind(t, err, failure.Unauthenticated, tt.frag)
 				if f.sts.count() != before {
 					t.Error("a refused request reached STS")
 				}

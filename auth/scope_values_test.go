@@ -2,10 +2,11 @@ package auth_test
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
+	"github.com/csi-provider-aws/csi-provider-aws/request"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -64,7 +65,7 @@ func TestScopeDecidesWhoSharesValues(t *testing.T) {
 				t.Fatal(err)
 			}
 			irsa := auth.NewIRSA(func(region string) auth.STSAPI { return clients.STS(region) }, auth.IRSAOptions{})
-			creds, err := auth.NewCredentialsWithOptions(roles, irsa, nil, auth.CredentialsOptions{Scope: tt.scope})
+			creds, err := auth.NewCredentials(auth.CredentialsOptions{Roles: roles, Providers: map[auth.Mode]auth.Provider{auth.ModeIRSA: irsa}, Scope: tt.scope})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -95,31 +96,19 @@ func mount(t *testing.T, creds *auth.Credentials, fetcher *provider.Fetcher, pod
 		t.Fatal(err)
 	}
 	exp := time.Now().Add(time.Hour)
-	req := auth.Request{
-		Namespace: "shop", ServiceAccount: "cart", PodName: pod, PodUID: "uid-" + pod, Region: "us-west-2",
-		Tokens: map[string]auth.Token{auth.AudienceSTS: {Token: jwt(t, exp, pod), Expiration: exp}},
+	tok := testkit.Token{Namespace: "shop", ServiceAccount: "cart", Audience: auth.AudienceSTS, Expires: exp,
+		Pod: &testkit.Pod{Name: pod, UID: "uid-" + pod}}
+	m := &request.Mount{
+		Pod:    request.Pod{Namespace: "shop", ServiceAccount: "cart", Name: pod, UID: "uid-" + pod},
+		Tokens: map[string]request.Token{auth.AudienceSTS: {Token: tok.String(), Expiration: exp}},
+		Class:  c, Region: "us-west-2",
 	}
-	id, p, err := creds.Resolve(ctx, req)
+	id, p, err := creds.Resolve(ctx, m)
 	if err != nil {
 		t.Fatalf("Resolve for %s: %v", pod, err)
 	}
-	values, err := fetcher.Fetch(ctx, provider.FetchRequest{Scope: id.Key(), Credentials: p, Class: c, Region: "us-west-2"})
+	values, err := fetcher.Fetch(ctx, provider.FetchRequest{Scope: id.Key(), Credentials: p, Mount: m})
 	if err != nil || len(values) != 1 {
 		t.Fatalf("Fetch for %s: %d values, %v", pod, len(values), err)
 	}
-}
-
-// jwt is an unsigned token for shop/cart and sts.amazonaws.com, bound to
-// pod shop/<pod> as kubelet's tokens for CSI volumes are.
-func jwt(t *testing.T, exp time.Time, pod string) string {
-	claims, err := json.Marshal(map[string]any{
-		"sub": "system:serviceaccount:shop:cart", "aud": []string{auth.AudienceSTS},
-		"iss": "https://kubernetes.default.svc", "exp": exp.Unix(), "iat": time.Now().Unix(),
-		"kubernetes.io": map[string]any{"namespace": "shop", "pod": map[string]string{"name": pod, "uid": "uid-" + pod}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc := base64.RawURLEncoding
-	return enc.EncodeToString([]byte(`{"alg":"RS256","kid":"test"}`)) + "." + enc.EncodeToString(claims) + "." + enc.EncodeToString([]byte("sig"))
 }

@@ -21,6 +21,17 @@ type Catalog struct {
 	Modes []Mode
 }
 
+// Rows returns a table's rows as the interface parsing sees them (Service or
+// Mode): the services and modes tables keep their own row types, which
+// carry more than parsing needs.
+func Rows[I any, R any](table []R) []I {
+	out := make([]I, len(table))
+	for i, r := range table {
+		out[i] = any(r).(I)
+	}
+	return out
+}
+
 // AuthMode names how a pod's identity becomes AWS credentials: the Name of
 // one of the Catalog's modes ("irsa", "pod-identity").
 type AuthMode string

@@ -2,48 +2,15 @@ package class_test
 
 import (
 	"path"
-	"strings"
 	"testing"
+
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
 
 	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 	"github.com/csi-provider-aws/csi-provider-aws/jmes"
 	"github.com/csi-provider-aws/csi-provider-aws/provider"
 )
-
-// checkAcceptedPath is the fuzz targets' oracle for a file path, written
-// independently of CheckRelPath: whatever Parse accepts (and provider.BuildFiles, whose fuzz target
-// has the same oracle)
-// must be relative, clean and free of "..", or the driver (or WriteFiles)
-// would write outside the mount.
-func checkAcceptedPath(t *testing.T, p string) {
-	t.Helper()
-	if p == "" || p == "." || path.IsAbs(p) || path.Clean(p) != p {
-		t.Fatalf("accepted file path %q is not clean and relative", p)
-	}
-	for _, seg := range strings.Split(p, "/") {
-		if seg == ".." {
-			t.Fatalf("accepted file path %q has a .. segment", p)
-		}
-	}
-	if strings.HasPrefix(p, "..") {
-		t.Fatalf("accepted file path %q starts with ..", p)
-	}
-}
-
-// maxAllocPerInput bounds what one fuzz input may allocate (TotalAlloc
-// delta): far above what any limit allows, far below what would threaten
-// the daemon's 256 MiB.
-const maxAllocPerInput = 64 << 20
-
-// boundAllocations runs f and fails the input if it allocated more than
-// maxAllocPerInput.
-func boundAllocations(t *testing.T, f func()) {
-	t.Helper()
-	if n := allocated(f); n > maxAllocPerInput {
-		t.Fatalf("one input allocated %d bytes, more than %d", n, maxAllocPerInput)
-	}
-}
 
 func FuzzParseClass(f *testing.F) {
 	for _, seed := range []struct{ objects, translation string }{
@@ -69,7 +36,7 @@ func FuzzParseClass(f *testing.F) {
 	f.Fuzz(func(t *testing.T, objects, translation string) {
 		var c *class.Class
 		var err error
-		boundAllocations(t, func() {
+		testkit.BoundAllocations(t, func() {
 			c, err = class.Parse(map[string]string{
 				"objects":         objects,
 				"pathTranslation": translation,
@@ -105,7 +72,7 @@ func FuzzParseClass(f *testing.F) {
 		}
 		seen := map[string]bool{}
 		claim := func(p string, mode int32) {
-			checkAcceptedPath(t, p)
+			testkit.CheckAcceptedPath(t, p)
 			if seen[p] {
 				t.Fatalf("two files share the path %q", p)
 			}

@@ -2,9 +2,10 @@ package class_test
 
 import (
 	"fmt"
-	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
 
 	"github.com/csi-provider-aws/csi-provider-aws/class"
 )
@@ -106,16 +107,6 @@ func TestClassLimits(t *testing.T) {
 	})
 }
 
-// allocated returns the bytes f allocated (TotalAlloc delta). Tests that use
-// it do not run in parallel, so the figure is f's own.
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
-
 // aliasFanOut is a class whose 100 objects each merge 99 copies of a
 // mapping with 20 keys: about 200,000 keys read from 3 KiB of text.
 func aliasFanOut() string {
@@ -146,7 +137,7 @@ func TestTheLargestAllowedClassCostsLittle(t *testing.T) {
 		{"a 64 KiB flow list of short scalars", "- {objectName: db, objectType: secretsmanager, k: [" + strings.Repeat("a,", 32<<10-40) + "a]}", 32 << 20},
 	} {
 		var err error
-		n := allocated(func() { _, err = class.Parse(mountAttrs(tc.objects), driverMode, catalog) })
+		n := testkit.Allocated(func() { _, err = class.Parse(mountAttrs(tc.objects), driverMode, catalog) })
 		if len(tc.objects) > class.MaxObjectsBytes {
 			t.Fatalf("%s: the test class is %d bytes, over the limit", tc.name, len(tc.objects))
 		}

@@ -1,20 +1,11 @@
 package jmes
 
 import (
-	"runtime"
 	"strings"
 	"testing"
-)
 
-// allocated returns the bytes f allocated (TotalAlloc delta). Tests that use
-// it do not run in parallel, so the figure is f's own.
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
+)
 
 func TestExprDepthCountsNestingOutsideQuotes(t *testing.T) {
 	t.Parallel()
@@ -158,7 +149,7 @@ func TestCompilingNeverEvaluates(t *testing.T) {
 		"join('" + strings.Repeat("g", 900) + "', split(pad_left('x', `100000`), ''))",
 	} {
 		var err error
-		n := allocated(func() { _, err = Compile(path) })
+		n := testkit.Allocated(func() { _, err = Compile(path) })
 		if err != nil {
 			t.Errorf("Compile(%.40q) = %v", path, err)
 		}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
+
 	"github.com/jmespath-community/go-jmespath/pkg/api"
 )
 
@@ -54,7 +56,7 @@ func TestTheBudgetStopsFunctionsBeforeTheyProduce(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			n := allocated(func() { _, err = e.Evaluate(doc, nil) })
+			n := testkit.Allocated(func() { _, err = e.Evaluate(doc, nil) })
 			var be *BudgetError
 			if !errors.As(err, &be) || !strings.Contains(be.Error(), tc.fn) {
 				t.Fatalf("evaluate = %v, want a budget error naming %s", err, tc.fn)
@@ -91,7 +93,7 @@ func TestTheBudgetCountsWhatProjectionsBuild(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			n := allocated(func() { _, err = e.Evaluate(tc.doc, nil) })
+			n := testkit.Allocated(func() { _, err = e.Evaluate(tc.doc, nil) })
 			var be *BudgetError
 			if !errors.As(err, &be) || !strings.Contains(be.Error(), "build more than 4.0 MiB") {
 				t.Fatalf("evaluate = %v, want the budget error for what was built", err)

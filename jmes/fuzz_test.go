@@ -5,25 +5,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
+
 	"github.com/jmespath-community/go-jmespath/pkg/api"
 )
 
 // dbJSON is a value like a real secret's.
 const dbJSON = `{"username":"admin","password":"s3cr3t-Pa55","port":5432,"tls":true,"opts":{"ssl":"on"},"hosts":["a","b"],"empty":null}`
-
-// maxAllocPerInput bounds what one fuzz input may allocate (TotalAlloc
-// delta): far above what any limit allows, far below what would threaten
-// the daemon's 256 MiB.
-const maxAllocPerInput = 64 << 20
-
-// boundAllocations runs f and fails the input if it allocated more than
-// maxAllocPerInput.
-func boundAllocations(t *testing.T, f func()) {
-	t.Helper()
-	if n := allocated(f); n > maxAllocPerInput {
-		t.Fatalf("one input allocated %d bytes, more than %d", n, maxAllocPerInput)
-	}
-}
 
 // FuzzJMESPath compiles a fuzzed expression and evaluates it over a fuzzed
 // JSON document. Whatever compiles must evaluate within the allocation
@@ -48,7 +36,7 @@ func FuzzJMESPath(f *testing.F) {
 	f.Fuzz(func(t *testing.T, expr string, raw []byte) {
 		var e *Expr
 		var err error
-		boundAllocations(t, func() { e, err = Compile(expr) })
+		testkit.BoundAllocations(t, func() { e, err = Compile(expr) })
 		if err != nil || len(raw) > MaxDocumentBytes {
 			return
 		}
@@ -57,7 +45,7 @@ func FuzzJMESPath(f *testing.F) {
 			return
 		}
 		var res any
-		boundAllocations(t, func() { res, err = e.Evaluate(doc, nil) })
+		testkit.BoundAllocations(t, func() { res, err = e.Evaluate(doc, nil) })
 		if err != nil {
 			if len(raw) >= 16 && !strings.Contains(expr, string(raw)) && strings.Contains(err.Error(), string(raw)) {
 				t.Fatalf("error %q quotes the document", err)

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
+
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
@@ -157,7 +159,7 @@ func TestDirectReadsOfAServiceAccount(t *testing.T) {
 				}
 				return
 			}
-			wantKind(t, err, tt.kind, tt.fragments...)
+			testkit.WantKind(t, err, tt.kind, tt.fragments...)
 		})
 	}
 }
@@ -190,7 +192,7 @@ func TestDirectReadsOfNodesAndPods(t *testing.T) {
 	}
 	t.Run("a missing node is a precondition naming it", func(t *testing.T) {
 		_, err := d.nodeRegion(ctx, "ghost")
-		wantKind(t, err, failure.FailedPrecondition, "Node ghost not found")
+		testkit.WantKind(t, err, failure.FailedPrecondition, "Node ghost not found")
 	})
 	t.Run("the pod's node name is read", func(t *testing.T) {
 		got, err := d.podNodeName(ctx, "shop", "cart-1")
@@ -200,16 +202,16 @@ func TestDirectReadsOfNodesAndPods(t *testing.T) {
 	})
 	t.Run("an unscheduled pod is a precondition", func(t *testing.T) {
 		_, err := d.podNodeName(ctx, "shop", "pending")
-		wantKind(t, err, failure.FailedPrecondition, "shop/pending")
+		testkit.WantKind(t, err, failure.FailedPrecondition, "shop/pending")
 	})
 	t.Run("a missing pod is a precondition naming it", func(t *testing.T) {
 		_, err := d.podNodeName(ctx, "shop", "ghost")
-		wantKind(t, err, failure.FailedPrecondition, "Pod shop/ghost not found")
+		testkit.WantKind(t, err, failure.FailedPrecondition, "Pod shop/ghost not found")
 	})
 	t.Run("a pod the daemon may not read points at RBAC", func(t *testing.T) {
 		s.forbid("get", "pods")
 		_, err := d.podNodeName(ctx, "shop", "cart-1")
-		wantKind(t, err, failure.FailedPrecondition, "Pod shop/cart-1", "get on nodes and pods", "get only")
+		testkit.WantKind(t, err, failure.FailedPrecondition, "Pod shop/cart-1", "get on nodes and pods", "get only")
 	})
 }
 
@@ -277,7 +279,7 @@ func TestAHungAPIServerIsNeverReportedAsAWS(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 			defer cancel()
 			err := tt.read(ctx)
-			wantKind(t, err, failure.Timeout, tt.fragments...)
+			testkit.WantKind(t, err, failure.Timeout, tt.fragments...)
 			if err != nil && strings.Contains(err.Error(), "AWS") {
 				t.Errorf("the error blames AWS: %v", err)
 			}

@@ -21,7 +21,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakekube"
-	"github.com/csi-provider-aws/csi-provider-aws/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
 )
 
 const (
@@ -285,24 +285,7 @@ func logged(t *testing.T) (context.Context, *logLines) {
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // fakeClock is an injectable clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *fakeClock { return &fakeClock{now: t0} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
+func newClock() *testkit.Clock { return testkit.NewClock(t0) }
 
 // eventually polls cond for up to five seconds.
 func eventually(t *testing.T, what string, cond func() bool) {
@@ -313,22 +296,5 @@ func eventually(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-// wantKind fails unless err is a failure of kind whose text contains every
-// fragment.
-func wantKind(t *testing.T, err error, kind failure.Kind, fragments ...string) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("got no error, want %v", kind)
-	}
-	if got := failure.KindOf(err); got != kind {
-		t.Errorf("kind = %v, want %v (error: %v)", got, kind, err)
-	}
-	for _, f := range fragments {
-		if !strings.Contains(err.Error(), f) {
-			t.Errorf("error %q does not contain %q", err.Error(), f)
-		}
 	}
 }

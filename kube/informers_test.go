@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
@@ -115,7 +117,7 @@ func TestClientAsksTheAPIServerWhenTheInformerLags(t *testing.T) {
 			}
 			got, err := c.RoleARN(ctx, "shop", tt.sa)
 			if tt.frag != "" {
-				wantKind(t, err, tt.kind, tt.frag)
+				testkit.WantKind(t, err, tt.kind, tt.frag)
 			} else if err != nil || got != tt.want {
 				t.Errorf("RoleARN = %q, %v; want %q", got, err, tt.want)
 			}

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
+
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -114,7 +116,7 @@ func TestClientStartFailures(t *testing.T) {
 			if c != nil {
 				t.Errorf("a failed start returned a Client")
 			}
-			wantKind(t, err, tt.kind, tt.frag)
+			testkit.WantKind(t, err, tt.kind, tt.frag)
 			if took := time.Since(began); took > 5*time.Second {
 				t.Errorf("the start took %v", took)
 			}

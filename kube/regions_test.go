@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
+
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
@@ -71,7 +73,7 @@ func TestResolveRegion(t *testing.T) {
 			}
 			got, err := resolveRegion(context.Background(), l, tt.class, tt.env, tt.nodeName, "shop", tt.pod)
 			if tt.fragments != nil {
-				wantKind(t, err, tt.kind, tt.fragments...)
+				testkit.WantKind(t, err, tt.kind, tt.fragments...)
 			} else if err != nil || got != tt.want {
 				t.Errorf("resolveRegion = %q, %v; want %q", got, err, tt.want)
 			}
@@ -182,7 +184,7 @@ func TestRegionsOneCallersCancellationDoesNotFailTheOthers(t *testing.T) {
 	cancelFirst()
 	select {
 	case err := <-firstErr:
-		wantKind(t, err, failure.Timeout, "Node n1")
+		testkit.WantKind(t, err, failure.Timeout, "Node n1")
 	case <-time.After(2 * time.Second):
 		t.Fatal("the cancelled caller was still waiting 2s after its cancellation")
 	}

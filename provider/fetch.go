@@ -15,6 +15,7 @@ import (
 
 	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/request"
 )
 
 // Fetcher reads the values of a class's objects from AWS with the
@@ -126,11 +127,8 @@ type FetchRequest struct {
 	Scope string
 	// Credentials are the pod identity's; every AWS call is signed with them.
 	Credentials aws.CredentialsProvider
-	// Class is the validated class.
-	Class *class.Class
-	// Region is the primary region, resolved for this Mount and checked
-	// with Class.CheckRegion.
-	Region string
+	// Mount is the parsed request: its Class and primary Region.
+	Mount *request.Mount
 	// NotBefore is the start of this pod's previous successful Mount when
 	// this one is a republish (zero otherwise): no value AWS confirmed before
 	// it is served from the cache (docs/design.md, invariant 8), so a
@@ -149,7 +147,7 @@ type objectRead struct {
 	versionLabel string
 }
 
-// Fetch reads every object of req.Class and returns values[i] for
+// Fetch reads every object of req.Mount.Class and returns values[i] for
 // Class.Objects[i]. All or nothing: any object that cannot be read fails the
 // whole fetch with an error naming the object, the region and the cause.
 //
@@ -160,7 +158,7 @@ type objectRead struct {
 // reached, the last good value is served if AWS confirmed it within
 // StaleMax (see serveStale).
 func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) ([]Value, error) {
-	c := req.Class
+	c := req.Mount.Class
 	values := make([]Value, len(c.Objects))
 	rctx, cancel := f.readContext(ctx)
 	defer cancel()
@@ -168,7 +166,7 @@ func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) ([]Value, error) 
 	if err != nil {
 		return nil, err
 	}
-	errs := f.read(rctx, req, req.Region, p.primary, values)
+	errs := f.read(rctx, req, req.Mount.Region, p.primary, values)
 
 	var retry []objectRead
 	for i, err := range errs {
@@ -196,7 +194,7 @@ func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) ([]Value, error) 
 		if f.serveStale(req, p, i, err, ferr, values) {
 			continue
 		}
-		out = append(out, objectError(o, p.primary[i].svc, req.Region, err, c.FailoverRegion, ferr))
+		out = append(out, objectError(o, p.primary[i].svc, req.Mount.Region, err, c.FailoverRegion, ferr))
 	}
 	if len(out) > 0 {
 		return nil, joinFailures(out)
@@ -259,7 +257,7 @@ func planReads(c *class.Class) (plan, error) {
 // that the failover region would refuse: a misconfigured failover object is
 // found while the primary still answers, without doubling steady-state calls.
 func (f *Fetcher) checkFailover(req FetchRequest, reads []objectRead) {
-	c := req.Class
+	c := req.Mount.Class
 	var sig strings.Builder
 	sig.WriteString(req.Scope + "\x00" + c.FailoverRegion)
 	for _, l := range reads {

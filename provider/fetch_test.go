@@ -15,29 +15,18 @@ import (
 	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakeaws"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
+	"github.com/csi-provider-aws/csi-provider-aws/request"
 )
 
 const testRole = "arn:aws:iam::123456789012:role/app"
-
-// clock is an injected time source for cache tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // fetchEnv is a Fetcher over the in-process fake AWS with real SDK clients.
 type fetchEnv struct {
 	t     *testing.T
 	aws   *fakeaws.Server
 	f     *Fetcher
-	clock *clock
+	clock *testkit.Clock
 	creds aws.CredentialsProvider
 }
 
@@ -53,8 +42,8 @@ func newFetchEnv(t *testing.T, opts FetcherOptions) *fetchEnv {
 		t.Fatal(err)
 	}
 	cfg.BaseEndpoint = aws.String(fake.URL())
-	clk := &clock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
-	opts.Clock = clk.now
+	clk := testkit.NewClock(time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC))
+	opts.Clock = clk.Now
 	f := NewFetcher(NewClients(cfg), opts)
 	t.Cleanup(f.Wait)
 	return &fetchEnv{t: t, aws: fake, f: f, clock: clk, creds: credsFor(fake, testRole, "s")}
@@ -84,7 +73,7 @@ func (e *fetchEnv) secrets(region string, n int) regional {
 }
 
 func (e *fetchEnv) fetch(scope string, c regional) ([]Value, error) {
-	return e.f.Fetch(context.Background(), FetchRequest{Scope: scope, Credentials: e.creds, Class: c.Class, Region: c.region})
+	return e.f.Fetch(context.Background(), FetchRequest{Scope: scope, Credentials: e.creds, Mount: &request.Mount{Class: c.Class, Region: c.region}})
 }
 
 func (e *fetchEnv) mustFetch(scope string, c regional) []Value {
@@ -139,7 +128,7 @@ func TestTheValueCache(t *testing.T) {
 	e.calls()
 
 	t.Run("a republish within the TTL makes no AWS call", func(t *testing.T) {
-		e.clock.advance(ttl - time.Second)
+		e.clock.Advance(ttl - time.Second)
 		e.mustFetch(scope, c)
 		if got := e.calls(); len(got) != 0 {
 			t.Errorf("calls = %v, want none", got)
@@ -147,7 +136,7 @@ func TestTheValueCache(t *testing.T) {
 	})
 	t.Run("after the TTL one batch call re-reads all ten and sees AWSCURRENT move", func(t *testing.T) {
 		_, v2 := e.aws.PutSecretString("us-west-2", "s04", "v2-s04")
-		e.clock.advance(2 * time.Second)
+		e.clock.Advance(2 * time.Second)
 		v := e.mustFetch(scope, c)
 		if string(v[4].Data) != "v2-s04" || v[4].Version != v2 {
 			t.Errorf("s04 = %q version %s, want v2-s04 version %s", v[4].Data, v[4].Version, v2)
@@ -166,7 +155,7 @@ func TestTheValueCache(t *testing.T) {
 		other := "irsa/denied/app"
 		deniedRole := "arn:aws:iam::123456789012:role/denied"
 		e.aws.DenySecret(deniedRole, "s01")
-		_, err := e.f.Fetch(context.Background(), FetchRequest{Scope: other, Credentials: credsFor(e.aws, deniedRole, "d"), Class: c.Class, Region: c.region})
+		_, err := e.f.Fetch(context.Background(), FetchRequest{Scope: other, Credentials: credsFor(e.aws, deniedRole, "d"), Mount: &request.Mount{Class: c.Class, Region: c.region}})
 		if failure.KindOf(err) != failure.PermissionDenied || !strings.Contains(err.Error(), `"s01"`) {
 			t.Errorf("err = %v, want PermissionDenied naming s01", err)
 		}
@@ -191,14 +180,14 @@ func TestPinnedVersionsAreConfirmedEveryTTLNotServedForever(t *testing.T) {
 	e.calls()
 
 	t.Run("within the TTL nothing is asked", func(t *testing.T) {
-		e.clock.advance(30 * time.Second)
+		e.clock.Advance(30 * time.Second)
 		e.mustFetch("scope", c)
 		if got := e.calls(); len(got) != 0 {
 			t.Errorf("calls = %v, want none", got)
 		}
 	})
 	t.Run("after the TTL the VersionId is confirmed by a batched read and the SSM version read again", func(t *testing.T) {
-		e.clock.advance(time.Hour)
+		e.clock.Advance(time.Hour)
 		v := e.mustFetch("scope", c)
 		if string(v[0].Data) != "one" || string(v[1].Data) != "p1" {
 			t.Errorf("values = %q %q", v[0].Data, v[1].Data)
@@ -210,7 +199,7 @@ func TestPinnedVersionsAreConfirmedEveryTTLNotServedForever(t *testing.T) {
 	t.Run("an SSM parameter deleted and created again is not served its old version 1", func(t *testing.T) {
 		e.aws.DeleteParameterNow("us-west-2", "/p")
 		e.aws.PutParameter("us-west-2", "/p", "String", "recreated")
-		e.clock.advance(2 * time.Minute)
+		e.clock.Advance(2 * time.Minute)
 		v := e.mustFetch("scope", c)
 		if string(v[1].Data) != "recreated" {
 			t.Errorf("SSM version 1 = %q, want the re-created parameter's", v[1].Data)
@@ -219,7 +208,7 @@ func TestPinnedVersionsAreConfirmedEveryTTLNotServedForever(t *testing.T) {
 	})
 	t.Run("once AWS denies the secret the pinned value is refused, not served from memory", func(t *testing.T) {
 		e.aws.DenySecret(testRole, "db")
-		e.clock.advance(2 * time.Minute)
+		e.clock.Advance(2 * time.Minute)
 		_, err := e.fetch("scope", c)
 		if failure.KindOf(err) != failure.PermissionDenied || !strings.Contains(err.Error(), `"db"`) {
 			t.Fatalf("err = %v, want PermissionDenied naming db", err)
@@ -237,7 +226,7 @@ func TestAPinnedVersionAllowedWhenTheCurrentOneIsDeniedIsStillServed(t *testing.
 	c := regional{region: "us-west-2", Class: &class.Class{Objects: []class.Object{{Index: 0, Name: "db", Type: SecretsManager, Version: v1}}}}
 	e.mustFetch("scope", c)
 	e.aws.DenyAction(testRole, "secretsmanager:BatchGetSecretValue")
-	e.clock.advance(2 * time.Minute)
+	e.clock.Advance(2 * time.Minute)
 	e.calls()
 	v := e.mustFetch("scope", c)
 	if string(v[0].Data) != "one" {
@@ -269,7 +258,7 @@ func TestLabelsAreReadAgainAfterTheTTL(t *testing.T) {
 	if err := e.aws.LabelParameter("us-west-2", "/p", v2, "stable"); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.advance(time.Minute)
+	e.clock.Advance(time.Minute)
 	v = e.mustFetch("scope", c)
 	if string(v[0].Data) != "two" || string(v[1].Data) != "p2" {
 		t.Errorf("after the labels moved and the TTL passed: %q %q, want two and p2", v[0].Data, v[1].Data)
@@ -280,13 +269,13 @@ func TestNotBeforeRefusesValuesConfirmedBeforeThePodsPreviousMount(t *testing.T)
 	e := newFetchEnv(t, FetcherOptions{CacheTTL: time.Hour})
 	c := e.secrets("us-west-2", 2)
 	e.mustFetch("scope", c)
-	e.clock.advance(time.Second)
-	previousMount := e.clock.now()
+	e.clock.Advance(time.Second)
+	previousMount := e.clock.Now()
 	e.aws.PutSecretString("us-west-2", "s01", "v2-s01")
 	e.calls()
-	e.clock.advance(time.Second)
+	e.clock.Advance(time.Second)
 
-	v, err := e.f.Fetch(context.Background(), FetchRequest{Scope: "scope", Credentials: e.creds, Class: c.Class, Region: c.region, NotBefore: previousMount})
+	v, err := e.f.Fetch(context.Background(), FetchRequest{Scope: "scope", Credentials: e.creds, Mount: &request.Mount{Class: c.Class, Region: c.region}, NotBefore: previousMount})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +287,7 @@ func TestNotBeforeRefusesValuesConfirmedBeforeThePodsPreviousMount(t *testing.T)
 	}
 	t.Run("other pods whose previous Mount came before that read share it", func(t *testing.T) {
 		for range 5 {
-			if _, err := e.f.Fetch(context.Background(), FetchRequest{Scope: "scope", Credentials: e.creds, Class: c.Class, Region: c.region, NotBefore: previousMount}); err != nil {
+			if _, err := e.f.Fetch(context.Background(), FetchRequest{Scope: "scope", Credentials: e.creds, Mount: &request.Mount{Class: c.Class, Region: c.region}, NotBefore: previousMount}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -316,7 +305,7 @@ func TestStaleValuesCoverServerFaultsNeverDenials(t *testing.T) {
 	e.mustFetch("scope", c)
 
 	t.Run("a server fault after the TTL serves the last good value and counts it", func(t *testing.T) {
-		e.clock.advance(2 * ttl)
+		e.clock.Advance(2 * ttl)
 		e.aws.Inject(fakeaws.Fault{Status: 500})
 		v := e.mustFetch("scope", c)
 		if string(v[0].Data) != "v1-s00" {
@@ -332,7 +321,7 @@ func TestStaleValuesCoverServerFaultsNeverDenials(t *testing.T) {
 		e.mustFetch("scope", c)
 	})
 	t.Run("past the stale bound the fault fails the mount", func(t *testing.T) {
-		e.clock.advance(staleMax)
+		e.clock.Advance(staleMax)
 		_, err := e.fetch("scope", c)
 		if failure.KindOf(err) != failure.Throttled {
 			t.Errorf("err = %v, want Throttled", err)
@@ -343,7 +332,7 @@ func TestStaleValuesCoverServerFaultsNeverDenials(t *testing.T) {
 		e2 := newFetchEnv(t, FetcherOptions{CacheTTL: ttl, StaleMax: staleMax})
 		c2 := e2.secrets("us-west-2", 1)
 		e2.mustFetch("scope", c2)
-		e2.clock.advance(2 * ttl)
+		e2.clock.Advance(2 * ttl)
 		e2.aws.DenySecret(testRole, "s00")
 		if _, err := e2.fetch("scope", c2); failure.KindOf(err) != failure.PermissionDenied {
 			t.Fatalf("err = %v, want PermissionDenied", err)
@@ -401,7 +390,7 @@ func TestWithoutBatchPermissionTheFetcherFallsBackAndRemembers(t *testing.T) {
 	if got := e.calls(); got["secretsmanager:BatchGetSecretValue"] != 1 || got["secretsmanager:GetSecretValue"] != 4 {
 		t.Errorf("first fetch calls = %v, want one denied batch then four GetSecretValue", got)
 	}
-	e.clock.advance(2 * time.Minute)
+	e.clock.Advance(2 * time.Minute)
 	e.mustFetch("scope", c)
 	if got := e.calls(); got["secretsmanager:BatchGetSecretValue"] != 0 || got["secretsmanager:GetSecretValue"] != 4 {
 		t.Errorf("after the TTL calls = %v, want no batch attempt and four GetSecretValue", got)
@@ -477,7 +466,7 @@ func TestFailoverObjectsAreCheckedInTheBackgroundOncePerInterval(t *testing.T) {
 		t.Errorf("the failover region was not checked: %v", got)
 	}
 	e.calls()
-	e.clock.advance(2 * time.Minute)
+	e.clock.Advance(2 * time.Minute)
 	e.mustFetch("scope", c)
 	e.f.Wait()
 	if got := e.aws.CallsIn("us-west-2"); len(got) != 0 {

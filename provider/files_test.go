@@ -8,22 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
+
 	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
 // driverLimit is the driver's default gRPC receive limit.
 const driverLimit = 4 << 20
-
-// allocated returns the bytes f allocated (TotalAlloc delta). Tests that use
-// it do not run in parallel, so the figure is f's own.
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
 
 const dbJSON = `{"username":"admin","password":"s3cr3t-Pa55","port":5432,"tls":true,"opts":{"ssl":"on"},"hosts":["a","b"],"empty":null}`
 
@@ -189,7 +181,7 @@ func TestBuildFilesStopsAtTheLimit(t *testing.T) {
 	c := mustParse(t, mountAttrs(objects.String()))
 	value := []byte(`{"big":"` + strings.Repeat("x", 500<<10) + `"}`)
 	var err error
-	n := allocated(func() { _, err = BuildFiles(c, []Value{{Data: value, Version: "v"}}, 2<<20) })
+	n := testkit.Allocated(func() { _, err = BuildFiles(c, []Value{{Data: value, Version: "v"}}, 2<<20) })
 	if failure.KindOf(err) != failure.TooLarge || !strings.Contains(err.Error(), "add up to at least 2.") {
 		t.Fatalf("BuildFiles = %v, want TooLarge saying the files add up to at least the limit", err)
 	}

@@ -1,47 +1,15 @@
 package provider
 
 import (
-	"path"
 	"strings"
 	"testing"
+
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
 
 	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 	"github.com/csi-provider-aws/csi-provider-aws/jmes"
 )
-
-// checkAcceptedPath is the fuzz target's oracle for a file path, written
-// independently of class.CheckRelPath: whatever BuildFiles accepts must be
-// relative, clean and free of "..", or the driver (or WriteFiles) would
-// write outside the mount. (class's FuzzParseClass has the same oracle.)
-func checkAcceptedPath(t *testing.T, p string) {
-	t.Helper()
-	if p == "" || p == "." || path.IsAbs(p) || path.Clean(p) != p {
-		t.Fatalf("accepted file path %q is not clean and relative", p)
-	}
-	for _, seg := range strings.Split(p, "/") {
-		if seg == ".." {
-			t.Fatalf("accepted file path %q has a .. segment", p)
-		}
-	}
-	if strings.HasPrefix(p, "..") {
-		t.Fatalf("accepted file path %q starts with ..", p)
-	}
-}
-
-// maxAllocPerInput bounds what one fuzz input may allocate (TotalAlloc
-// delta): far above what any limit allows, far below what would threaten
-// the daemon's 256 MiB.
-const maxAllocPerInput = 64 << 20
-
-// boundAllocations runs f and fails the input if it allocated more than
-// maxAllocPerInput.
-func boundAllocations(t *testing.T, f func()) {
-	t.Helper()
-	if n := allocated(f); n > maxAllocPerInput {
-		t.Fatalf("one input allocated %d bytes, more than %d", n, maxAllocPerInput)
-	}
-}
 
 func FuzzBuildFiles(f *testing.F) {
 	for _, seed := range []struct {
@@ -70,7 +38,7 @@ func FuzzBuildFiles(f *testing.F) {
 		}}}
 		var files []File
 		var err error
-		boundAllocations(t, func() { files, err = BuildFiles(c, []Value{{Data: value, Version: "v1"}}, 1<<20) })
+		testkit.BoundAllocations(t, func() { files, err = BuildFiles(c, []Value{{Data: value, Version: "v1"}}, 1<<20) })
 		if err != nil {
 			if k := failure.KindOf(err); k != failure.InvalidArgument && k != failure.TooLarge {
 				t.Fatalf("BuildFiles error of kind %v: %v", k, err)
@@ -84,7 +52,7 @@ func FuzzBuildFiles(f *testing.F) {
 			t.Fatalf("BuildFiles = %d files, want the object and its jmesPath file", len(files))
 		}
 		for _, fl := range files {
-			checkAcceptedPath(t, fl.Path)
+			testkit.CheckAcceptedPath(t, fl.Path)
 			if fl.Version != "v1" {
 				t.Fatalf("file %q has version %q, want the value's", fl.Path, fl.Version)
 			}

@@ -74,11 +74,11 @@ func (f *Fetcher) serveStale(req FetchRequest, p plan, i int, err, ferr error, v
 	if failure.IsClientFault(err) || (ferr != nil && failure.IsClientFault(ferr)) {
 		return false
 	}
-	c := req.Class
+	c := req.Mount.Class
 	candidates := []struct {
 		region string
 		l      objectRead
-	}{{req.Region, p.primary[i]}}
+	}{{req.Mount.Region, p.primary[i]}}
 	if c.FailoverRegion != "" {
 		candidates = append(candidates, struct {
 			region string

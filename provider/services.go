@@ -40,13 +40,7 @@ var services = []*service{secretsManager, parameterStore}
 
 // Services are the table's rows as parsing sees them, for class.Catalog.
 // The order is the table's: messages list objectType values in it.
-func Services() []class.Service {
-	out := make([]class.Service, len(services))
-	for i, s := range services {
-		out[i] = s
-	}
-	return out
-}
+func Services() []class.Service { return class.Rows[class.Service](services) }
 
 // serviceOf returns the row that reads objects of type t. An object type
 // without a row is a bug (the class was parsed with another catalog, or

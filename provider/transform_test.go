@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
+
 	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/jmes"
 )
@@ -151,7 +153,7 @@ func TestTheMountBudgetIsSharedByEntries(t *testing.T) {
 			}
 			c := mustParse(t, mountAttrs(objects.String()))
 			var err error
-			n := allocated(func() { _, err = BuildFiles(c, []Value{{Data: value, Version: "v"}}, driverLimit) })
+			n := testkit.Allocated(func() { _, err = BuildFiles(c, []Value{{Data: value, Version: "v"}}, driverLimit) })
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("BuildFiles = %v, want an error containing %q", err, tc.want)
 			}

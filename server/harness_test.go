@@ -35,6 +35,7 @@ import (
 	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakeaws"
 	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakekube"
 	"github.com/csi-provider-aws/csi-provider-aws/emulators/moto"
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
 	"github.com/csi-provider-aws/csi-provider-aws/kube"
 	"github.com/csi-provider-aws/csi-provider-aws/provider"
 	"github.com/csi-provider-aws/csi-provider-aws/server"
@@ -231,7 +232,8 @@ func startDaemon(t testing.TB, o daemonOptions) *daemon {
 	}
 	irsa := auth.NewIRSA(func(region string) auth.STSAPI { return clients.STS(region) }, auth.IRSAOptions{})
 	pi := auth.NewPodIdentity(auth.PodIdentityOptions{IPv4Endpoint: o.podIdentityURL, IPv6Endpoint: o.podIdentityURL})
-	creds, err := auth.NewCredentialsWithOptions(kubeClient, irsa, pi, auth.CredentialsOptions{Scope: o.cacheScope})
+	creds, err := auth.NewCredentials(auth.CredentialsOptions{Roles: kubeClient,
+		Providers: map[auth.Mode]auth.Provider{auth.ModeIRSA: irsa, auth.ModePodIdentity: pi}, Scope: o.cacheScope})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,19 +337,6 @@ func serviceAccount(ns, name, role string) *corev1.ServiceAccount {
 	return sa
 }
 
-// jwt returns an unsigned service-account token with the claims kubelet's
-// TokenRequest puts in one; AWS (and the fake) check audience and expiry.
-func jwt(ns, sa, audience string, exp time.Time) string {
-	enc := base64.RawURLEncoding
-	header := enc.EncodeToString([]byte(`{"alg":"RS256","kid":"test"}`))
-	claims, _ := json.Marshal(map[string]any{
-		"aud": []string{audience}, "sub": "system:serviceaccount:" + ns + ":" + sa,
-		"iss": "https://kubernetes.default.svc", "exp": exp.Unix(), "iat": time.Now().Unix(),
-		"kubernetes.io": map[string]any{"namespace": ns, "serviceaccount": map[string]string{"name": sa}},
-	})
-	return header + "." + enc.EncodeToString(claims) + "." + enc.EncodeToString([]byte("signature"))
-}
-
 // pod is who mounts: what kubelet and the driver put in the attributes.
 type pod struct {
 	ns, name, sa string
@@ -356,33 +345,8 @@ type pod struct {
 }
 
 func (p pod) attributes(params map[string]string) string {
-	exp := p.tokenExp
-	if exp.IsZero() {
-		exp = time.Now().Add(time.Hour)
-	}
-	auds := p.audiences
-	if auds == nil {
-		auds = []string{"sts.amazonaws.com", "pods.eks.amazonaws.com"}
-	}
-	tokens := map[string]map[string]string{}
-	for _, a := range auds {
-		tokens[a] = map[string]string{"token": jwt(p.ns, p.sa, a, exp), "expirationTimestamp": exp.UTC().Format(time.RFC3339)}
-	}
-	tj, _ := json.Marshal(tokens)
-	attrs := map[string]string{
-		"secretProviderClass":                      "aws-secrets",
-		"csi.storage.k8s.io/pod.name":              p.name,
-		"csi.storage.k8s.io/pod.namespace":         p.ns,
-		"csi.storage.k8s.io/pod.uid":               "uid-" + p.name,
-		"csi.storage.k8s.io/serviceAccount.name":   p.sa,
-		"csi.storage.k8s.io/ephemeral":             "true",
-		"csi.storage.k8s.io/serviceAccount.tokens": string(tj),
-	}
-	for k, v := range params {
-		attrs[k] = v
-	}
-	b, _ := json.Marshal(attrs)
-	return string(b)
+	return testkit.Mount{Namespace: p.ns, Pod: p.name, ServiceAccount: p.sa, Params: params,
+		Audiences: p.audiences, TokenExpires: p.tokenExp}.Attributes()
 }
 
 // mount calls Mount as the driver does and returns the answer.

@@ -2,9 +2,9 @@
 // CSIDriverProvider service (Version, Mount) on its unix socket, the HTTP
 // listener for health, and the mapping of classified failures to the gRPC
 // status the driver shows users. It never talks to AWS or Kubernetes itself:
-// it runs a Mount through package class (the SecretProviderClass), package
-// provider (its values and files) and package auth (who is asking, with
-// which credentials).
+// it runs a Mount through package request (the one parse of the request:
+// pod, tokens, class, region), package auth (credentials for who is asking)
+// and package provider (the values and the files).
 package server
 
 import (
@@ -22,6 +22,7 @@ import (
 	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 	"github.com/csi-provider-aws/csi-provider-aws/provider"
+	"github.com/csi-provider-aws/csi-provider-aws/request"
 )
 
 // RuntimeName is what Version reports as the provider's runtime.
@@ -33,7 +34,7 @@ const DefaultMaxResponseBytes = 4<<20 - 64<<10
 
 // Credentials turns a request's identity into AWS credentials (package auth).
 type Credentials interface {
-	Resolve(ctx context.Context, req auth.Request) (auth.Identity, aws.CredentialsProvider, error)
+	Resolve(ctx context.Context, m *request.Mount) (auth.Identity, aws.CredentialsProvider, error)
 	// Invalidate drops id's cached credentials if they still are those
 	// with accessKeyID and were obtained at least minAge ago, and reports
 	// whether it did.
@@ -45,12 +46,6 @@ type Fetcher interface {
 	Fetch(ctx context.Context, req provider.FetchRequest) ([]provider.Value, error)
 }
 
-// RegionResolver decides the primary region when the class names none: the
-// daemon's AWS_REGION, else the pod's node's region label.
-type RegionResolver interface {
-	Region(ctx context.Context, classRegion, namespace, pod string) (string, error)
-}
-
 // MountObserver is told the outcome of every Mount (metrics, benchmarks).
 type MountObserver interface {
 	ObserveMount(outcome string, took time.Duration)
@@ -60,9 +55,9 @@ type MountObserver interface {
 type Options struct {
 	Credentials Credentials
 	Fetcher     Fetcher
-	Regions     RegionResolver
+	Regions     request.RegionResolver
 	// Catalog is what classes are parsed with: the services objects are
-	// read from (class.Catalog).
+	// read from and the auth modes (class.Catalog).
 	Catalog class.Catalog
 	// DriverWritesSecrets returns files in the MountResponse (the driver
 	// writes them); false makes the daemon write them into the target path.
@@ -93,7 +88,7 @@ type Server struct {
 	// republishes of one pod must not interleave their renames); striped so
 	// the set stays bounded however many pods come and go.
 	writeLocks [64]sync.Mutex
-	classes    *class.Cache
+	requests   *request.Parser
 	// republish remembers each volume's last successful Mount.
 	republish *republishes
 	// answers bounds the bytes of answers held until they are sent.
@@ -127,8 +122,9 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	return &Server{opts: opts, classes: classes, republish: newRepublishes(defaultRememberedVolumes),
-		answers: newAnswerBudget(int64(opts.MaxAnswerBytesInFlight))}, nil
+	return &Server{opts: opts, requests: request.NewParser(classes, opts.Regions, !opts.DriverWritesSecrets),
+		republish: newRepublishes(defaultRememberedVolumes),
+		answers:   newAnswerBudget(int64(opts.MaxAnswerBytesInFlight))}, nil
 }
 
 // Version answers the driver's version and health probe.
@@ -173,85 +169,55 @@ type mountRecord struct {
 
 func (s *Server) mount(ctx context.Context, req *v1alpha1.MountRequest, start time.Time) (mountRecord, error) {
 	var rec mountRecord
-	attrs, err := parseAttributes(req.GetAttributes())
+	m, err := s.requests.Parse(ctx, req)
+	if m != nil {
+		rec.pod, rec.class, rec.serviceAccount, rec.region = m.Pod.String(), m.ClassName, m.Pod.ServiceAccount, m.Region
+	}
 	if err != nil {
 		return rec, err
 	}
-	rec.class = attrs["secretProviderClass"]
-	rec.pod = attrs["csi.storage.k8s.io/pod.namespace"] + "/" + attrs["csi.storage.k8s.io/pod.name"]
-	rec.serviceAccount = attrs["csi.storage.k8s.io/serviceAccount.name"]
-
-	secrets, err := parseSecrets(req.GetSecrets())
-	if err != nil {
-		return rec, err
-	}
-	mode, err := parsePermission(req.GetPermission())
-	if err != nil {
-		return rec, err
-	}
-	if req.GetTargetPath() == "" && !s.opts.DriverWritesSecrets {
-		return rec, failure.New(failure.InvalidArgument, "the mount request has no targetPath")
-	}
-
-	spc, err := s.classes.Parse(attrs, mode)
-	if err != nil {
-		return rec, err
-	}
-	areq, err := auth.RequestFromAttributes(attrs, secrets)
-	if err != nil {
-		return rec, err
-	}
-	region, err := s.opts.Regions.Region(ctx, spc.Region, areq.Namespace, areq.PodName)
-	if err != nil {
-		return rec, err
-	}
-	if err := spc.CheckRegion(region); err != nil {
-		return rec, err
-	}
-	rec.region = region
-	areq.Region = region
-	areq.FailoverRegion = spc.FailoverRegion
-	areq.Mode = spc.Mode
-	areq.PreferredAddressType = spc.PreferredAddressType
-
-	// The volume: kubelet's target path holds the pod UID; the UID attribute
-	// keeps two pods apart even if a path were reused.
-	volume := areq.PodUID
-	if volume == "" {
-		volume = areq.Namespace + "/" + areq.PodName
-	}
-	notBefore := s.republish.notBefore(volume, req.GetTargetPath())
-	values, id, err := s.fetch(ctx, areq, spc, notBefore)
+	pod, target := m.Volume()
+	values, id, err := s.fetch(ctx, m, s.republish.notBefore(pod, target))
 	rec.identity = string(id.Mode)
 	if err != nil {
 		return rec, err
 	}
-	files, err := provider.BuildFiles(spc, values, s.opts.MaxResponseBytes)
+	files, err := provider.BuildFiles(m.Class, values, s.opts.MaxResponseBytes)
 	if err != nil {
 		return rec, err
 	}
 	rec.files = len(files)
+	if rec.resp, err = s.answer(ctx, m, files); err != nil {
+		return rec, err
+	}
+	s.republish.mounted(pod, target, start)
+	return rec, nil
+}
 
+// answer returns the files to the driver, holding their size from the
+// answers' budget until gRPC has sent them, or writes them into the pod's
+// mount itself (provider-writes mode).
+func (s *Server) answer(ctx context.Context, m *request.Mount, files []provider.File) (*v1alpha1.MountResponse, error) {
 	resp := &v1alpha1.MountResponse{}
 	for _, f := range files {
 		resp.ObjectVersion = append(resp.ObjectVersion, &v1alpha1.ObjectVersion{Id: f.Path, Version: f.Version})
 	}
-	if s.opts.DriverWritesSecrets {
-		size := 0
-		for _, f := range files {
-			resp.Files = append(resp.Files, &v1alpha1.File{Path: f.Path, Mode: f.Mode, Contents: f.Contents})
-			size += len(f.Contents) + len(f.Path)
+	if !s.opts.DriverWritesSecrets {
+		if err := s.write(m.TargetPath, files); err != nil {
+			return nil, failure.Wrap(failure.Internal, err, "writing the files into the pod's mount %s", m.TargetPath)
 		}
-		if err := s.answers.take(ctx, size); err != nil {
-			return rec, failure.New(failure.Timeout, "the Mount's deadline passed while the answers of other Mounts, still being sent, held all the %d KiB the daemon may hold (--max-answer-bytes-in-flight); kubelet will retry",
-				s.answers.limit>>10)
-		}
-	} else if err := s.write(req.GetTargetPath(), files); err != nil {
-		return rec, failure.Wrap(failure.Internal, err, "writing the files into the pod's mount %s", req.GetTargetPath())
+		return resp, nil
 	}
-	s.republish.mounted(volume, req.GetTargetPath(), start)
-	rec.resp = resp
-	return rec, nil
+	size := 0
+	for _, f := range files {
+		resp.Files = append(resp.Files, &v1alpha1.File{Path: f.Path, Mode: f.Mode, Contents: f.Contents})
+		size += len(f.Contents) + len(f.Path)
+	}
+	if err := s.answers.take(ctx, size); err != nil {
+		return nil, failure.New(failure.Timeout, "the Mount's deadline passed while the answers of other Mounts, still being sent, held all the %d KiB the daemon may hold (--max-answer-bytes-in-flight); kubelet will retry",
+			s.answers.limit>>10)
+	}
+	return resp, nil
 }
 
 // fetch resolves the pod's credentials and reads the class's values with
@@ -260,13 +226,13 @@ func (s *Server) mount(ctx context.Context, req *v1alpha1.MountRequest, start ti
 // predate a "Revoke active sessions", the cached credentials are dropped and
 // the read is retried once with new ones (docs/design.md, invariant 8);
 // values already read are served from the cache on the retry.
-func (s *Server) fetch(ctx context.Context, areq auth.Request, spc *class.Class, notBefore time.Time) ([]provider.Value, auth.Identity, error) {
+func (s *Server) fetch(ctx context.Context, m *request.Mount, notBefore time.Time) ([]provider.Value, auth.Identity, error) {
 	for attempt := 0; ; attempt++ {
-		id, creds, err := s.opts.Credentials.Resolve(ctx, areq)
+		id, creds, err := s.opts.Credentials.Resolve(ctx, m)
 		if err != nil {
 			return nil, id, err
 		}
-		values, err := s.opts.Fetcher.Fetch(ctx, provider.FetchRequest{Scope: id.Key(), Credentials: creds, Class: spc, Region: areq.Region, NotBefore: notBefore})
+		values, err := s.opts.Fetcher.Fetch(ctx, provider.FetchRequest{Scope: id.Key(), Credentials: creds, Mount: m, NotBefore: notBefore})
 		if err == nil || attempt > 0 {
 			return values, id, err
 		}

@@ -3,8 +3,6 @@ package fakeaws_test
 import (
 	"context"
 	"crypto/tls"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -25,6 +23,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakeaws"
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
 )
 
 const (
@@ -88,13 +87,7 @@ func (e *env) as(region, roleARN, session string) aws.Config {
 }
 
 // jwt builds an unsigned-looking JWT carrying claims.
-func jwt(claims map[string]any) string {
-	enc := func(v any) string {
-		b, _ := json.Marshal(v)
-		return base64.RawURLEncoding.EncodeToString(b)
-	}
-	return enc(map[string]string{"alg": "RS256", "kid": "k"}) + "." + enc(claims) + "." + base64.RawURLEncoding.EncodeToString([]byte("sig"))
-}
+func jwt(claims map[string]any) string { return testkit.JWT(claims) }
 
 // saToken is a projected ServiceAccount token for ns/name valid for an hour.
 func saToken(ns, name string) string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
+
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
 )
 
 func TestAssumeRoleWithWebIdentityIssuesCredentialsForTheRole(t *testing.T) {
@@ -196,7 +197,7 @@ func TestCredentialLifetime(t *testing.T) {
 func TestIssuedCredentialsAreAuthenticated(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	clock := &testClock{now: time.Now()}
+	clock := testkit.NewClock(time.Now())
 	e.fake.SetClock(clock.Now)
 	e.fake.PutSecretString(east, "db", "v")
 	c := e.fake.IssueCredentials(role, "s1")
@@ -247,19 +248,3 @@ func TestIssuedCredentialsAreAuthenticated(t *testing.T) {
 }
 
 // testClock is a clock a test moves while the server reads it.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}

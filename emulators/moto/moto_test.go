@@ -2,8 +2,6 @@ package moto_test
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http/httptest"
@@ -24,6 +22,7 @@ import (
 
 	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakeaws"
 	"github.com/csi-provider-aws/csi-provider-aws/emulators/moto"
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
 )
 
 func config(url, region string, creds aws.CredentialsProvider) aws.Config {
@@ -373,14 +372,6 @@ var scenarios = []scenario{
 }
 
 func saToken() string {
-	enc := func(v any) string {
-		b, _ := json.Marshal(v)
-		return base64.RawURLEncoding.EncodeToString(b)
-	}
-	return enc(map[string]string{"alg": "RS256"}) + "." + enc(map[string]any{
-		"aud": []string{"sts.amazonaws.com"},
-		"sub": "system:serviceaccount:ns:sa",
-		"iss": "https://oidc.example.com",
-		"exp": time.Now().Add(time.Hour).Unix(),
-	}) + ".c2ln"
+	return testkit.Token{Namespace: "ns", ServiceAccount: "sa", Audience: "sts.amazonaws.com",
+		Expires: time.Now().Add(time.Hour), Issuer: "https://oidc.example.com"}.String()
 }

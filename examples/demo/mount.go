@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +12,8 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
+
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
 )
 
 // spcParameters reads spec.parameters of the embedded SecretProviderClass.
@@ -42,48 +42,8 @@ func spcParameters(src []byte) (name string, params map[string]string, err error
 // including the service-account tokens the CSIDriver's tokenRequests ask
 // for (unsigned here: the AWS stand-ins check claims, not signatures).
 func mountAttributes(class string, params map[string]string, tokenExp time.Time) (string, error) {
-	tokens := map[string]map[string]string{}
-	for _, aud := range []string{"sts.amazonaws.com", "pods.eks.amazonaws.com"} {
-		tokens[aud] = map[string]string{
-			"token":               serviceAccountToken(aud, tokenExp),
-			"expirationTimestamp": tokenExp.UTC().Format(time.RFC3339),
-		}
-	}
-	tj, err := json.Marshal(tokens)
-	if err != nil {
-		return "", err
-	}
-	attrs := map[string]string{
-		"secretProviderClass":                      class,
-		"csi.storage.k8s.io/pod.name":              podName,
-		"csi.storage.k8s.io/pod.namespace":         namespace,
-		"csi.storage.k8s.io/pod.uid":               "5f0c3c8e-4a5b-4d6e-9f00-0000000de110",
-		"csi.storage.k8s.io/serviceAccount.name":   serviceAccount,
-		"csi.storage.k8s.io/ephemeral":             "true",
-		"csi.storage.k8s.io/serviceAccount.tokens": string(tj),
-	}
-	for k, v := range params {
-		attrs[k] = v
-	}
-	b, err := json.Marshal(attrs)
-	return string(b), err
-}
-
-// serviceAccountToken is a JWT with the claims kubelet's TokenRequest puts
-// in one, signed with nothing.
-func serviceAccountToken(audience string, exp time.Time) string {
-	enc := base64.RawURLEncoding
-	header := enc.EncodeToString([]byte(`{"alg":"RS256","kid":"demo"}`))
-	claims, _ := json.Marshal(map[string]any{
-		"aud": []string{audience}, "sub": "system:serviceaccount:" + namespace + ":" + serviceAccount,
-		"iss": "https://kubernetes.default.svc", "exp": exp.Unix(), "iat": time.Now().Unix(), "nbf": time.Now().Unix(),
-		"kubernetes.io": map[string]any{
-			"namespace":      namespace,
-			"pod":            map[string]string{"name": podName, "uid": "5f0c3c8e-4a5b-4d6e-9f00-0000000de110"},
-			"serviceaccount": map[string]string{"name": serviceAccount, "uid": "7a1d2b3c-0000-4000-8000-00000000a99a"},
-		},
-	})
-	return header + "." + enc.EncodeToString(claims) + "." + enc.EncodeToString([]byte("unsigned-demo-signature"))
+	return testkit.Mount{Namespace: namespace, Pod: podName, UID: "5f0c3c8e-4a5b-4d6e-9f00-0000000de110",
+		ServiceAccount: serviceAccount, Class: class, Params: params, TokenExpires: tokenExp}.Attributes(), nil
 }
 
 // versions maps object version ids (file names) to versions.

@@ -1,4 +1,4 @@
-// Command bench measures the daemon the way BASELINE.md measured the
+// Command bench measures the daemon the way docs/reference-baseline.md measured the
 // reference provider: it builds and starts the real daemon binary, drives
 // Mount over its unix socket with the attributes the driver sends (real
 // token shapes, no current object versions, as driver 1.6 does), against the
@@ -12,7 +12,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -34,6 +33,7 @@ import (
 
 	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakeaws"
 	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakekube"
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
 )
 
 const (
@@ -53,7 +53,7 @@ type scenario struct {
 	// spread spreads each republish round over twice the TTL, as kubelet's
 	// once-a-minute republish does against a 2m TTL scaled down in time.
 	spread bool
-	// baseline is the reference provider's whole-run figures (BASELINE.md).
+	// baseline is the reference provider's whole-run figures (docs/reference-baseline.md).
 	baseline string
 	// burst is how many pods mount at once in the cold phase (0 = all):
 	// kubelet mounts the volumes of pods that start together in parallel,
@@ -578,8 +578,5 @@ func freeAddr() (string, error) {
 
 // jwt is an unsigned token with the claims kubelet's TokenRequest sets.
 func jwt(serviceAccount, audience string, exp time.Time) string {
-	enc := base64.RawURLEncoding
-	claims, _ := json.Marshal(map[string]any{"aud": []string{audience},
-		"sub": "system:serviceaccount:" + namespace + ":" + serviceAccount, "exp": exp.Unix(), "iat": time.Now().Unix()})
-	return enc.EncodeToString([]byte(`{"alg":"RS256"}`)) + "." + enc.EncodeToString(claims) + "." + enc.EncodeToString([]byte("sig"))
+	return testkit.Token{Namespace: namespace, ServiceAccount: serviceAccount, Audience: audience, Expires: exp}.String()
 }

@@ -1,14 +1,16 @@
-package auth
+package request
 
 import (
 	"strings"
 	"testing"
 	"unicode/utf8"
 
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
+
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
-func TestRequestFromAttributesChecksNames(t *testing.T) {
+func TestThePodsNamesAreCheckedBeforeUse(t *testing.T) {
 	t.Parallel()
 	huge := strings.Repeat("x", 1<<20)
 	tests := []struct {
@@ -48,18 +50,18 @@ func TestRequestFromAttributesChecksNames(t *testing.T) {
 			t.Parallel()
 			attrs := map[string]string{AttrPodNamespace: "shop", AttrServiceAccount: "cart", AttrPodName: "", AttrPodUID: ""}
 			attrs[tt.attr] = tt.value
-			r, err := RequestFromAttributes(attrs, nil)
+			r, err := podFrom(attrs)
 			if len(tt.fragments) == 0 {
 				if err != nil {
-					t.Fatalf("RequestFromAttributes: %v", err)
+					t.Fatalf("podFrom: %v", err)
 				}
 				if got := map[string]string{AttrPodNamespace: r.Namespace, AttrServiceAccount: r.ServiceAccount,
-					AttrPodName: r.PodName, AttrPodUID: r.PodUID}[tt.attr]; got != tt.value {
+					AttrPodName: r.Name, AttrPodUID: r.UID}[tt.attr]; got != tt.value {
 					t.Errorf("%s read as %q", tt.attr, got)
 				}
 				return
 			}
-			wantKind(t, err, failure.InvalidArgument, tt.fragments...)
+			testkit.WantKind(t, err, failure.InvalidArgument, tt.fragments...)
 			if err == nil {
 				return
 			}
@@ -73,37 +75,13 @@ func TestRequestFromAttributesChecksNames(t *testing.T) {
 	}
 }
 
-func TestResolveChecksNamesOfARequestBuiltByHand(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t, serviceAccount("shop", "cart", roleCart))
-	for _, tt := range []struct {
-		name   string
-		change func(*Request)
-		attr   string
-	}{
-		{"a namespace holding the cache key separator is refused", func(r *Request) { r.Namespace = "shop|cart" }, AttrPodNamespace},
-		{"a ServiceAccount name with capitals is refused", func(r *Request) { r.ServiceAccount = "Cart" }, AttrServiceAccount},
-		{"an oversized pod UID is refused", func(r *Request) { r.PodUID = strings.Repeat("u", 129) }, AttrPodUID},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			r := request(t, "shop", "cart", "p1")
-			tt.change(&r)
-			_, _, err := f.resolve(t, r)
-			wantKind(t, err, failure.InvalidArgument, tt.attr)
-			if f.sts.count() != 0 {
-				t.Errorf("a refused request reached STS")
-			}
-		})
-	}
-}
-
 func TestQuotePrefixCutsAtARuneBoundary(t *testing.T) {
 	t.Parallel()
-	q := quotePrefix(strings.Repeat("é", 40)) // 80 bytes; byte 40 ends a rune
+	q := Quote(strings.Repeat("é", 40)) // 80 bytes; byte 40 ends a rune
 	if q != `"`+strings.Repeat("é", 20)+`"...` {
 		t.Errorf("quotePrefix = %s", q)
 	}
-	q = quotePrefix("a" + strings.Repeat("é", 40)) // byte 40 splits a rune
+	q = Quote("a" + strings.Repeat("é", 40)) // byte 40 splits a rune
 	if !utf8.ValidString(q) || strings.Contains(q, `\x`) || q != `"a`+strings.Repeat("é", 19)+`"...` {
 		t.Errorf("quotePrefix = %s, want whole runes only", q)
 	}

@@ -10,88 +10,15 @@ import (
 	"time"
 
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
-)
-
-// Attribute keys kubelet sends in the volume attributes (SPEC section 1).
-const (
-	AttrPodName        = "csi.storage.k8s.io/pod.name"
-	AttrPodNamespace   = "csi.storage.k8s.io/pod.namespace"
-	AttrPodUID         = "csi.storage.k8s.io/pod.uid"
-	AttrServiceAccount = "csi.storage.k8s.io/serviceAccount.name"
-	AttrTokens         = "csi.storage.k8s.io/serviceAccount.tokens"
+	"github.com/csi-provider-aws/csi-provider-aws/request"
 )
 
 // Token audiences: the CSIDriver object's tokenRequests must ask for the one
-// of the mode in use.
+// of the mode in use (the modes table, modes.go).
 const (
 	AudienceSTS         = "sts.amazonaws.com"
 	AudiencePodIdentity = "pods.eks.amazonaws.com"
 )
-
-// Token is one service-account token kubelet requested for the pod.
-type Token struct {
-	// Token is the JWT. Never log it, never put it in an error.
-	Token string
-	// Expiration is kubelet's expirationTimestamp (zero when absent).
-	Expiration time.Time
-}
-
-// ParseTokens reads the service-account tokens, keyed by audience, from the
-// attributes, or from the secrets when the attributes lack them (a CSIDriver
-// with serviceAccountTokenInSecrets). No tokens at all is an empty map, not an
-// error: whether one is needed depends on the mode.
-func ParseTokens(attrs map[string]string, secrets map[string]string) (map[string]Token, error) {
-	raw, ok := attrs[AttrTokens]
-	where := "attribute"
-	if !ok || raw == "" {
-		raw, ok = secrets[AttrTokens]
-		where = "secret"
-	}
-	if !ok || raw == "" {
-		return map[string]Token{}, nil
-	}
-	var wire map[string]struct {
-		Token               string `json:"token"`
-		ExpirationTimestamp string `json:"expirationTimestamp"`
-	}
-	if err := json.Unmarshal([]byte(raw), &wire); err != nil {
-		// Describe the problem without quoting the input: it holds tokens.
-		return nil, failure.New(failure.InvalidArgument,
-			"the mount request's %s %s is not a JSON object of {token, expirationTimestamp} keyed by audience (%s)",
-			where, AttrTokens, jsonProblem(err))
-	}
-	out := make(map[string]Token, len(wire))
-	for aud, w := range wire {
-		if w.Token == "" {
-			return nil, failure.New(failure.InvalidArgument,
-				"the mount request's %s %s has no token for audience %q", where, AttrTokens, aud)
-		}
-		t := Token{Token: w.Token}
-		if w.ExpirationTimestamp != "" {
-			exp, err := time.Parse(time.RFC3339, w.ExpirationTimestamp)
-			if err != nil {
-				return nil, failure.New(failure.InvalidArgument,
-					"the mount request's %s %s: the expirationTimestamp for audience %q is not an RFC 3339 time",
-					where, AttrTokens, aud)
-			}
-			t.Expiration = exp
-		}
-		out[aud] = t
-	}
-	return out, nil
-}
-
-// jsonProblem describes a JSON error without quoting the input.
-func jsonProblem(err error) string {
-	switch e := err.(type) {
-	case *json.SyntaxError:
-		return fmt.Sprintf("syntax error at byte %d", e.Offset)
-	case *json.UnmarshalTypeError:
-		return fmt.Sprintf("a JSON %s where a %s was expected at byte %d", e.Value, e.Type, e.Offset)
-	default:
-		return "malformed JSON"
-	}
-}
 
 // claims are the JWT payload fields CheckToken reads.
 type claims struct {
@@ -120,13 +47,13 @@ type claims struct {
 // token). The requests themselves come from the driver over a root-only
 // socket; a forged token naming the pod's own ServiceAccount gains nothing
 // the pod does not already have.
-func CheckToken(tok Token, audience, namespace, serviceAccount string, now time.Time) error {
+func CheckToken(tok request.Token, audience, namespace, serviceAccount string, now time.Time) error {
 	_, err := checkToken(tok, audience, namespace, serviceAccount, now)
 	return err
 }
 
 // checkToken is CheckToken, returning the claims it read.
-func checkToken(tok Token, audience, namespace, serviceAccount string, now time.Time) (claims, error) {
+func checkToken(tok request.Token, audience, namespace, serviceAccount string, now time.Time) (claims, error) {
 	who := namespace + "/" + serviceAccount
 	if !tok.Expiration.IsZero() && !now.Before(tok.Expiration) {
 		return claims{}, failure.New(failure.Unauthenticated,
@@ -151,8 +78,8 @@ func checkToken(tok Token, audience, namespace, serviceAccount string, now time.
 	want := "system:serviceaccount:" + namespace + ":" + serviceAccount
 	if c.Subject != want {
 		return claims{}, failure.New(failure.Unauthenticated,
-			"the service account token for audience %q names subject %q, but the pod runs as %q; refusing to use it",
-			audience, c.Subject, want)
+			"the service account token for audience %q names subject %s, but the pod runs as %q; refusing to use it",
+			audience, request.Quote(c.Subject), want)
 	}
 	auds, err := audiences(c.Audience)
 	if err != nil {
@@ -161,8 +88,8 @@ func checkToken(tok Token, audience, namespace, serviceAccount string, now time.
 	}
 	if !slices.Contains(auds, audience) {
 		return claims{}, failure.New(failure.Unauthenticated,
-			"the service account token sent for audience %q of ServiceAccount %s is for audiences %q instead",
-			audience, who, auds)
+			"the service account token sent for audience %q of ServiceAccount %s is for audiences %s instead",
+			audience, who, quoteAudiences(auds))
 	}
 	return c, nil
 }
@@ -172,7 +99,7 @@ func checkToken(tok Token, audience, namespace, serviceAccount string, now time.
 // names another pod name or UID. The per-pod scope keys credentials by the
 // request's pod UID, so the token must prove that pod, not only its
 // ServiceAccount.
-func checkPodClaim(c claims, audience string, r Request) error {
+func checkPodClaim(c claims, audience string, r request.Pod) error {
 	if c.Kubernetes == nil || c.Kubernetes.Pod == nil {
 		return failure.New(failure.Unauthenticated,
 			"the service account token for audience %q of ServiceAccount %s/%s is not bound to a pod (it has no kubernetes.io pod claim); "+
@@ -180,10 +107,10 @@ func checkPodClaim(c claims, audience string, r Request) error {
 			audience, r.Namespace, r.ServiceAccount)
 	}
 	p := c.Kubernetes.Pod
-	if p.Name != r.PodName || p.UID != r.PodUID {
+	if p.Name != r.Name || p.UID != r.UID {
 		return failure.New(failure.Unauthenticated,
 			"the service account token for audience %q is bound to pod %s (uid %s), but the request is for pod %s/%s (uid %s); refusing to use it",
-			audience, quotePrefix(p.Name), quotePrefix(p.UID), r.Namespace, quotePrefix(r.PodName), quotePrefix(r.PodUID))
+			audience, request.Quote(p.Name), request.Quote(p.UID), r.Namespace, request.Quote(r.Name), request.Quote(r.UID))
 	}
 	return nil
 }
@@ -201,7 +128,7 @@ func decodeClaims(jwt string) (claims, error) {
 	}
 	var c claims
 	if err := json.Unmarshal(payload, &c); err != nil {
-		return claims{}, fmt.Errorf("its payload is not a JSON object of claims (%s)", jsonProblem(err))
+		return claims{}, fmt.Errorf("its payload is not a JSON object of claims (%s)", request.JSONProblem(err))
 	}
 	return c, nil
 }
@@ -220,6 +147,21 @@ func audiences(raw json.RawMessage) ([]string, error) {
 		return nil, fmt.Errorf("its aud claim is neither a string nor a list of strings")
 	}
 	return many, nil
+}
+
+// quoteAudiences quotes at most a few audiences, each bounded: the claim
+// comes from a token, and a forged one could be huge.
+func quoteAudiences(auds []string) string {
+	const most = 4
+	out := make([]string, 0, most+1)
+	for i, a := range auds {
+		if i == most {
+			out = append(out, fmt.Sprintf("and %d more", len(auds)-most))
+			break
+		}
+		out = append(out, request.Quote(a))
+	}
+	return "[" + strings.Join(out, " ") + "]"
 }
 
 // unixFloat converts a JWT NumericDate (seconds, possibly fractional).
