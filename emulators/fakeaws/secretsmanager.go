@@ -123,88 +123,115 @@ type smAPIError struct {
 	Message   string
 }
 
-func (s *Server) smBatchGetSecretValue(c *call) (any, *apiError) {
-	var in struct {
-		SecretIdList []string
-		Filters      []smFilter
-		MaxResults   *int
-		NextToken    string
-	}
-	if e := c.decode(&in); e != nil {
-		return nil, e
-	}
+// batchGetInput is BatchGetSecretValue's request.
+type batchGetInput struct {
+	SecretIdList []string
+	Filters      []smFilter
+	MaxResults   *int
+	NextToken    string
+}
+
+// check validates the request's shape; it runs before IAM is consulted.
+func (in *batchGetInput) check() *apiError {
 	if len(in.SecretIdList) > batchLimit {
-		return nil, errorf(http.StatusBadRequest, "ValidationException",
+		return errorf(http.StatusBadRequest, "ValidationException",
 			"1 validation error detected: Value '[%s]' at 'secretIdList' failed to satisfy constraint: "+
 				"Member must have length less than or equal to %d", strings.Join(in.SecretIdList, ", "), batchLimit)
 	}
 	if (len(in.SecretIdList) == 0) == (len(in.Filters) == 0) {
-		return nil, smInvalidParameter("Either 'SecretIdList' or 'Filters' must be provided, but not both.")
+		return smInvalidParameter("Either 'SecretIdList' or 'Filters' must be provided, but not both.")
 	}
 	if in.MaxResults != nil && len(in.SecretIdList) > 0 {
-		return nil, smInvalidParameter("MaxResults can only be used with Filters.")
+		return smInvalidParameter("MaxResults can only be used with Filters.")
+	}
+	return nil
+}
+
+// batchAnswer collects BatchGetSecretValue's values and per-secret errors.
+type batchAnswer struct {
+	values []*secretValue
+	errs   []smAPIError
+}
+
+func (b *batchAnswer) fail(id string, e *apiError) {
+	b.errs = append(b.errs, smAPIError{SecretId: id, ErrorCode: e.Code, Message: e.Message})
+}
+
+// read adds sec's AWSCURRENT value, or the error reading it gives under id.
+func (b *batchAnswer) read(id string, sec *secret) {
+	v, e := sec.value("", "")
+	if e != nil {
+		b.fail(id, e)
+		return
+	}
+	b.values = append(b.values, v)
+}
+
+func (s *Server) smBatchGetSecretValue(c *call) (any, *apiError) {
+	var in batchGetInput
+	if e := c.decode(&in); e != nil {
+		return nil, e
+	}
+	if e := in.check(); e != nil {
+		return nil, e
 	}
 	if e := s.authorize(c, "secretsmanager:BatchGetSecretValue", "", "", ""); e != nil {
 		return nil, e
 	}
-	values := []*secretValue{}
-	errs := []smAPIError{}
-	fail := func(id string, e *apiError) {
-		errs = append(errs, smAPIError{SecretId: id, ErrorCode: e.Code, Message: e.Message})
-	}
+	b := &batchAnswer{values: []*secretValue{}, errs: []smAPIError{}}
 	out := map[string]any{}
 	if len(in.SecretIdList) > 0 {
-		for _, id := range in.SecretIdList {
-			sec, e := s.lookup(c, "GetSecretValue", id)
-			if e != nil {
-				fail(id, e)
-				continue
-			}
-			v, e := sec.value("", "")
-			if e != nil {
-				fail(id, e)
-				continue
-			}
-			values = append(values, v)
-		}
+		s.batchByID(c, in.SecretIdList, b)
 	} else {
-		max := batchLimit
-		if in.MaxResults != nil {
-			if *in.MaxResults < 1 || *in.MaxResults > batchLimit {
-				return nil, errorf(http.StatusBadRequest, "ValidationException",
-					"1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: "+
-						"Member must have value less than or equal to %d", *in.MaxResults, batchLimit)
-			}
-			max = *in.MaxResults
-		}
-		matched, e := s.region(c.region).filterSecrets(in.Filters, false)
+		next, e := s.batchByFilter(c, &in, b)
 		if e != nil {
 			return nil, e
-		}
-		page, next, e := paginate(matched, in.NextToken, max)
-		if e != nil {
-			return nil, e
-		}
-		for _, sec := range page {
-			c.resources = append(c.resources, sec.name)
-			if e := s.authorize(c, "secretsmanager:GetSecretValue", "secret", sec.name, sec.arn); e != nil {
-				fail(sec.arn, e)
-				continue
-			}
-			v, e := sec.value("", "")
-			if e != nil {
-				fail(sec.arn, e)
-				continue
-			}
-			values = append(values, v)
 		}
 		if next != "" {
 			out["NextToken"] = next
 		}
 	}
-	out["SecretValues"] = values
-	out["Errors"] = errs
+	out["SecretValues"] = b.values
+	out["Errors"] = b.errs
 	return out, nil
+}
+
+// batchByID reads the secrets a SecretIdList names, in its order.
+func (s *Server) batchByID(c *call, ids []string, b *batchAnswer) {
+	for _, id := range ids {
+		sec, e := s.lookup(c, "GetSecretValue", id)
+		if e != nil {
+			b.fail(id, e)
+			continue
+		}
+		b.read(id, sec)
+	}
+}
+
+// batchByFilter reads one page of the secrets the filters match, checking
+// IAM per secret, and returns the next page's token.
+func (s *Server) batchByFilter(c *call, in *batchGetInput, b *batchAnswer) (string, *apiError) {
+	max, e := pageSize(in.MaxResults, batchLimit)
+	if e != nil {
+		return "", e
+	}
+	matched, e := s.region(c.region).filterSecrets(in.Filters, false)
+	if e != nil {
+		return "", e
+	}
+	page, next, e := paginate(matched, in.NextToken, max)
+	if e != nil {
+		return "", e
+	}
+	for _, sec := range page {
+		c.resources = append(c.resources, sec.name)
+		if e := s.authorize(c, "secretsmanager:GetSecretValue", "secret", sec.name, sec.arn); e != nil {
+			b.fail(sec.arn, e)
+			continue
+		}
+		b.read(sec.arn, sec)
+	}
+	return next, nil
 }
 
 type secretDescription struct {

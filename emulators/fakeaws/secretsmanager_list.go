@@ -26,14 +26,9 @@ func (s *Server) smListSecrets(c *call) (any, *apiError) {
 	if e := s.authorize(c, "secretsmanager:ListSecrets", "", "", ""); e != nil {
 		return nil, e
 	}
-	max := 100
-	if in.MaxResults != nil {
-		if *in.MaxResults < 1 || *in.MaxResults > 100 {
-			return nil, errorf(http.StatusBadRequest, "ValidationException",
-				"1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: "+
-					"Member must have value less than or equal to 100", *in.MaxResults)
-		}
-		max = *in.MaxResults
+	max, e := pageSize(in.MaxResults, 100)
+	if e != nil {
+		return nil, e
 	}
 	matched, e := s.region(c.region).filterSecrets(in.Filters, in.IncludePlannedDeletion)
 	if e != nil {
@@ -154,6 +149,19 @@ func (sec *secret) matches(f smFilter) bool {
 		}
 	}
 	return false
+}
+
+// pageSize is MaxResults checked against limit, or limit when absent.
+func pageSize(maxResults *int, limit int) (int, *apiError) {
+	if maxResults == nil {
+		return limit, nil
+	}
+	if *maxResults < 1 || *maxResults > limit {
+		return 0, errorf(http.StatusBadRequest, "ValidationException",
+			"1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: "+
+				"Member must have value less than or equal to %d", *maxResults, limit)
+	}
+	return *maxResults, nil
 }
 
 // paginate cuts a page of at most max items starting at the offset that
