@@ -452,8 +452,5 @@ func (s *Server) LabelParameter(region, name string, version int64, labels ...st
 func (s *Server) DeleteParameterNow(region, name string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rs := s.region(region)
-	_, ok := rs.params[name]
-	delete(rs.params, name)
-	return ok
+	return removeKey(s.region(region).params, name)
 }

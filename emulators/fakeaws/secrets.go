@@ -180,8 +180,5 @@ func (s *Server) putSecret(region, name string, str *string, bin []byte) (string
 func (s *Server) DeleteSecretNow(region, name string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rs := s.region(region)
-	_, ok := rs.secrets[name]
-	delete(rs.secrets, name)
-	return ok
+	return removeKey(s.region(region).secrets, name)
 }

@@ -49,6 +49,19 @@ func (s *Server) lookup(c *call, action, id string) (*secret, *apiError) {
 	return sec, nil
 }
 
+// lookupLive is lookup for the operations that refuse a secret scheduled
+// for deletion.
+func (s *Server) lookupLive(c *call, action, id string) (*secret, *apiError) {
+	sec, e := s.lookup(c, action, id)
+	if e != nil {
+		return nil, e
+	}
+	if !sec.deletion.IsZero() {
+		return nil, errSecretDeleted()
+	}
+	return sec, nil
+}
+
 // secretValue is GetSecretValue's answer and BatchGetSecretValue's element.
 type secretValue struct {
 	ARN           string

@@ -71,12 +71,9 @@ func (s *Server) smPutSecretValue(c *call) (any, *apiError) {
 	if e := c.decode(&in); e != nil {
 		return nil, e
 	}
-	sec, e := s.lookup(c, "PutSecretValue", in.SecretId)
+	sec, e := s.lookupLive(c, "PutSecretValue", in.SecretId)
 	if e != nil {
 		return nil, e
-	}
-	if !sec.deletion.IsZero() {
-		return nil, errSecretDeleted()
 	}
 	if e := checkSecretValue(in.SecretString, in.SecretBinary); e != nil {
 		return nil, e
@@ -109,12 +106,9 @@ func (s *Server) smUpdateSecretVersionStage(c *call) (any, *apiError) {
 	if e := c.decode(&in); e != nil {
 		return nil, e
 	}
-	sec, e := s.lookup(c, "UpdateSecretVersionStage", in.SecretId)
+	sec, e := s.lookupLive(c, "UpdateSecretVersionStage", in.SecretId)
 	if e != nil {
 		return nil, e
-	}
-	if !sec.deletion.IsZero() {
-		return nil, errSecretDeleted()
 	}
 	for _, id := range []string{in.MoveToVersionId, in.RemoveFromVersionId} {
 		if _, ok := sec.versions[id]; id != "" && !ok {

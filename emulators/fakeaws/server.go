@@ -207,6 +207,13 @@ func (s *Server) region(name string) *regionState {
 	return r
 }
 
+// removeKey deletes key from m and reports whether it was there.
+func removeKey[V any](m map[string]V, key string) bool {
+	_, ok := m[key]
+	delete(m, key)
+	return ok
+}
+
 // apiError is an AWS error as the wire protocols carry it.
 type apiError struct {
 	Status  int
