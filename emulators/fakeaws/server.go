@@ -252,80 +252,108 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &call{r: r, body: body}
 	c.auth = parseAuthorization(r)
+	if e := c.route(); e != nil {
+		writeJSONError(w, e)
+		return
+	}
+	c.region = c.requestRegion()
+	fips := strings.Contains(r.Host, "-fips")
+	fault := s.count(c, fips)
 
-	target := r.Header.Get("X-Amz-Target")
+	out, aerr := s.serve(r.Context(), c, fault)
+
+	status, code := c.answer(w, out, aerr)
+	s.record(c, fips, status, code)
+}
+
+// route names the service and operation: from X-Amz-Target for the JSON
+// protocols, from the Action parameter for the query protocol (STS).
+func (c *call) route() *apiError {
+	target := c.r.Header.Get("X-Amz-Target")
 	switch {
 	case strings.HasPrefix(target, "secretsmanager."):
 		c.service, c.op = ServiceSecretsManager, strings.TrimPrefix(target, "secretsmanager.")
 	case strings.HasPrefix(target, "AmazonSSM."):
 		c.service, c.op = ServiceSSM, strings.TrimPrefix(target, "AmazonSSM.")
 	case target == "":
-		// Query protocol: parameters in a form body, or in the URL of a
-		// GET (presigned GetCallerIdentity).
-		form, err := url.ParseQuery(string(body))
-		if err != nil {
-			form = url.Values{}
-		}
-		for k, v := range r.URL.Query() {
-			if _, ok := form[k]; !ok {
-				form[k] = v
-			}
-		}
+		form := queryForm(c.r, c.body)
 		if form.Get("Action") == "" {
-			writeJSONError(w, errorf(http.StatusBadRequest, "UnknownOperationException", "request names no X-Amz-Target and no Action"))
-			return
+			return errorf(http.StatusBadRequest, "UnknownOperationException", "request names no X-Amz-Target and no Action")
 		}
 		c.form = form
 		c.service, c.op = ServiceSTS, form.Get("Action")
 	default:
-		writeJSONError(w, errorf(http.StatusBadRequest, "UnknownOperationException", ""))
-		return
+		return errorf(http.StatusBadRequest, "UnknownOperationException", "")
 	}
+	return nil
+}
 
+// queryForm is the query protocol's parameters: in a form body, or in the
+// URL of a GET (presigned GetCallerIdentity).
+func queryForm(r *http.Request, body []byte) url.Values {
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		form = url.Values{}
+	}
+	for k, v := range r.URL.Query() {
+		if _, ok := form[k]; !ok {
+			form[k] = v
+		}
+	}
+	return form
+}
+
+// requestRegion is the region of the SigV4 credential scope; for an
+// unsigned STS request, the one its Host names; else GlobalRegion.
+func (c *call) requestRegion() string {
 	switch {
 	case c.auth != nil && c.auth.region != "":
-		c.region = c.auth.region
+		return c.auth.region
 	case c.service == ServiceSTS:
-		if m := stsHost.FindStringSubmatch(r.Host); m != nil {
-			c.region = m[1]
-		} else {
-			c.region = GlobalRegion
+		if m := stsHost.FindStringSubmatch(c.r.Host); m != nil {
+			return m[1]
 		}
-	default:
-		c.region = GlobalRegion
 	}
-	fips := strings.Contains(r.Host, "-fips")
+	return GlobalRegion
+}
 
+// count counts the call in Calls and FIPSCalls and takes the fault that
+// applies to it, if any.
+func (s *Server) count(c *call, fips bool) *Fault {
 	name := c.service + ":" + c.op
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	c.now = s.now()
 	s.calls[callKey{c.region, name}]++
 	if fips {
 		s.fipsHits[name]++
 	}
-	fault := s.takeFault(c.region, c.service, c.op)
-	s.mu.Unlock()
+	return s.takeFault(c.region, c.service, c.op)
+}
 
-	out, aerr := s.serve(r.Context(), c, fault)
-
-	status := http.StatusOK
-	code := ""
+// answer writes the outcome in the service's protocol and returns the
+// status and error code to log (status 0 when the client went away).
+func (c *call) answer(w http.ResponseWriter, out any, aerr *apiError) (status int, code string) {
 	switch {
 	case aerr == errClientGone:
-		status = 0
+		return 0, ""
 	case aerr != nil:
-		status, code = aerr.Status, aerr.Code
 		if c.service == ServiceSTS {
 			writeXMLError(w, aerr)
 		} else {
 			writeJSONError(w, aerr)
 		}
+		return aerr.Status, aerr.Code
 	case c.service == ServiceSTS:
 		writeXML(w, c.op, out)
 	default:
 		writeJSON(w, out)
 	}
+	return http.StatusOK, ""
+}
 
+// record appends the call to the log, dropping the older half when full.
+func (s *Server) record(c *call, fips bool, status int, code string) {
 	entry := Call{
 		Region: c.region, Service: c.service, Operation: c.op,
 		Resources: c.resources, Status: status, ErrorCode: code, FIPS: fips,
