@@ -80,6 +80,20 @@ func expected(secretData, password, secretV, paramV string) want {
 	}
 }
 
+// podSees reads the pod's files after the Mount that answered resp and
+// checks them and their object versions against w.
+func (d *demo) podSees(resp *v1alpha1.MountResponse, w want) ([]podFile, map[string]string, error) {
+	files, err := readPodDir(d.target)
+	if err != nil {
+		return nil, nil, err
+	}
+	vers := versions(resp)
+	if err := check(contents(files), vers, w); err != nil {
+		return nil, nil, err
+	}
+	return files, vers, nil
+}
+
 // firstMount is step 4.
 func (d *demo) firstMount(ctx context.Context, secretV, paramV string) error {
 	class, params, err := spcParameters(classYAML)
@@ -97,12 +111,8 @@ func (d *demo) firstMount(ctx context.Context, secretV, paramV string) error {
 	if err != nil {
 		return err
 	}
-	files, err := readPodDir(d.target)
+	files, vers, err := d.podSees(resp, expected(secretV1, password1, secretV, paramV))
 	if err != nil {
-		return err
-	}
-	vers := versions(resp)
-	if err := check(contents(files), vers, expected(secretV1, password1, secretV, paramV)); err != nil {
 		return err
 	}
 	d.printf("\n4. Mount: class %s (examples/demo/secretproviderclass.yaml: a jmesPath secret and an SSM SecureString, no region)\n", class)

@@ -20,43 +20,52 @@ func (d *demo) rotate(ctx context.Context, oldV, paramV string) error {
 		return err
 	}
 	rotatedAt := time.Now()
-	var (
-		resp  *v1alpha1.MountResponse
-		stale int
-	)
-	for {
-		if resp, _, err = d.mount(ctx); err != nil {
-			return err
-		}
-		files, err := readPodDir(d.target)
-		if err != nil {
-			return err
-		}
-		if f := contents(files)[watchedFile]; f.data == password2 && versions(resp)[watchedFile] == newV {
-			break
-		}
-		stale++
-		if time.Since(rotatedAt) > rotationTimeout {
-			return fmt.Errorf("after %s of republishing every %s the pod still sees %s version %s; want the rotated value, version %s",
-				rotationTimeout, republishEvery, watchedFile, versions(resp)[watchedFile], newV)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(republishEvery):
-		}
-	}
-	landed := time.Since(rotatedAt)
-	after, err := readPodDir(d.target)
+	resp, stale, err := d.republishUntil(ctx, newV, rotatedAt)
 	if err != nil {
 		return err
 	}
-	vers := versions(resp)
-	if err := check(contents(after), vers, expected(secretV2, password2, newV, paramV)); err != nil {
+	landed := time.Since(rotatedAt)
+	after, vers, err := d.podSees(resp, expected(secretV2, password2, newV, paramV))
+	if err != nil {
 		return err
 	}
 
 	d.printf("\n5. Rotation: PutSecretValue %s through the AWS SDK: version %s\n", secretName, newV)
+	d.printLanding(stale, landed)
+	d.printChanges(contents(before), contents(after), vers)
+	d.printf("     object versions: %s (was %s)\n", groupVersions(vers), oldV)
+	return nil
+}
+
+// republishUntil mounts every republishEvery until the pod sees version
+// newV of the watched file, and counts the stale answers before it.
+func (d *demo) republishUntil(ctx context.Context, newV string, rotatedAt time.Time) (resp *v1alpha1.MountResponse, stale int, err error) {
+	for {
+		if resp, _, err = d.mount(ctx); err != nil {
+			return nil, 0, err
+		}
+		files, err := readPodDir(d.target)
+		if err != nil {
+			return nil, 0, err
+		}
+		if f := contents(files)[watchedFile]; f.data == password2 && versions(resp)[watchedFile] == newV {
+			return resp, stale, nil
+		}
+		stale++
+		if time.Since(rotatedAt) > rotationTimeout {
+			return nil, 0, fmt.Errorf("after %s of republishing every %s the pod still sees %s version %s; want the rotated value, version %s",
+				rotationTimeout, republishEvery, watchedFile, versions(resp)[watchedFile], newV)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, 0, ctx.Err()
+		case <-time.After(republishEvery):
+		}
+	}
+}
+
+// printLanding says how many republishes it took for the new value to land.
+func (d *demo) printLanding(stale int, landed time.Duration) {
 	switch {
 	case stale == 0:
 		d.printf("     the next republish carried it (%s after the rotation)\n", round(landed))
@@ -67,7 +76,10 @@ func (d *demo) rotate(ctx context.Context, oldV, paramV string) error {
 		d.printf("     republishing every %s: %d answers still had the old value, then the new one, %s after the rotation\n",
 			republishEvery, stale, round(landed))
 	}
-	old, cur := contents(before), contents(after)
+}
+
+// printChanges shows, file by file, what the rotation changed for the pod.
+func (d *demo) printChanges(old, cur map[string]podFile, vers map[string]string) {
 	for _, name := range sortedKeys(cur) {
 		switch {
 		case old[name].data != cur[name].data:
@@ -79,6 +91,4 @@ func (d *demo) rotate(ctx context.Context, oldV, paramV string) error {
 			d.printf("     %-20s same contents, new version (a jmesPath file carries its secret's)\n", name)
 		}
 	}
-	d.printf("     object versions: %s (was %s)\n", groupVersions(vers), oldV)
-	return nil
 }
