@@ -3,12 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -40,6 +37,29 @@ func (e *env) start(bin string) error {
 	if e.dir, err = os.MkdirTemp("", "bench-"); err != nil {
 		return err
 	}
+	if err := e.startAWS(); err != nil {
+		return err
+	}
+	kubeconfig, err := e.startKube()
+	if err != nil {
+		return err
+	}
+	sock, err := e.startDaemon(bin, kubeconfig)
+	if err != nil {
+		return err
+	}
+	e.conn, err = grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	e.client = v1alpha1.NewCSIDriverProviderClient(e.conn)
+	e.settle()
+	return nil
+}
+
+// startAWS starts the fake AWS holding the scenario's secrets and sets the
+// class parameters that name them.
+func (e *env) startAWS() error {
 	e.aws = fakeaws.New()
 	if err := e.aws.Start(); err != nil {
 		return err
@@ -52,10 +72,15 @@ func (e *env) start(bin string) error {
 	}
 	params, _ := json.Marshal(map[string]string{"objects": objects.String(), "region": region})
 	e.params = string(params)
+	return nil
+}
 
+// startKube starts the fake Kubernetes holding the node, the
+// ServiceAccounts and the pods, and writes its kubeconfig.
+func (e *env) startKube() (kubeconfig string, err error) {
 	e.kube = fakekube.New()
 	if err := e.kube.Start(); err != nil {
-		return err
+		return "", err
 	}
 	e.kube.AddNode(nodeName, map[string]string{"topology.kubernetes.io/region": region})
 	for i := range e.s.serviceAccounts {
@@ -64,47 +89,12 @@ func (e *env) start(bin string) error {
 	for p := range e.s.pods {
 		e.kube.AddPod(namespace, podName(p), nodeName, sa(p%e.s.serviceAccounts))
 	}
-	kubeconfig, err := e.kube.Kubeconfig(e.dir)
-	if err != nil {
-		return err
-	}
-	httpAddr, err := freeAddr()
-	if err != nil {
-		return err
-	}
-	providers := filepath.Join(e.dir, "providers")
-	args := []string{"--provider-volume", providers, "--kubeconfig", kubeconfig, "--node-name", nodeName,
-		"--http-addr", httpAddr, "--cache-ttl", e.s.cacheTTL.String()}
-	if pp := os.Getenv("BENCH_PPROF_ADDR"); pp != "" {
-		args = append(args, "--pprof-addr", pp)
-	}
-	e.daemon = exec.Command(bin, args...)
-	e.daemon.Env = append(os.Environ(), "AWS_ENDPOINT_URL="+e.aws.URL(), "AWS_EC2_METADATA_DISABLED=true")
-	logf, err := os.Create(filepath.Join(e.dir, "daemon.log"))
-	if err != nil {
-		return err
-	}
-	e.daemon.Stdout, e.daemon.Stderr = logf, logf
-	if err := e.daemon.Start(); err != nil {
-		return err
-	}
-	sock := filepath.Join(providers, "aws.sock")
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, err := os.Stat(sock); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the daemon did not create %s; its log is %s", sock, logf.Name())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	e.httpAddr = httpAddr
-	e.conn, err = grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return err
-	}
-	e.client = v1alpha1.NewCSIDriverProviderClient(e.conn)
+	return e.kube.Kubeconfig(e.dir)
+}
+
+// settle waits out the daemon's start-up, keeps the Kubernetes calls it
+// made and zeroes the counters.
+func (e *env) settle() {
 	// Start-up reads (informer lists and watches) are not per-Mount costs.
 	time.Sleep(200 * time.Millisecond)
 	if os.Getenv("BENCH_PAUSE") != "" {
@@ -115,7 +105,6 @@ func (e *env) start(bin string) error {
 	e.startup = e.kube.Calls()
 	e.aws.ResetCalls()
 	e.kube.ResetCalls()
-	return nil
 }
 
 func (e *env) close() {
@@ -123,14 +112,7 @@ func (e *env) close() {
 		e.conn.Close()
 	}
 	if e.daemon != nil && e.daemon.Process != nil {
-		_ = e.daemon.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- e.daemon.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = e.daemon.Process.Kill()
-		}
+		e.stopDaemon()
 	}
 	if e.kube != nil {
 		e.kube.Close()
@@ -141,13 +123,4 @@ func (e *env) close() {
 	if e.dir != "" {
 		os.RemoveAll(e.dir)
 	}
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }

@@ -32,67 +32,92 @@ func runScenario(bin string, s scenario) error {
 	if err := e.start(bin); err != nil {
 		return err
 	}
-	burst := "all at once"
-	if s.burst > 0 {
-		burst = fmt.Sprintf("%d at a time (a node's max pods)", s.burst)
-	}
-	fmt.Printf("\n## scenario %s: %d pods, %d ServiceAccounts, %d secrets, %d republish rounds, cache TTL %v, cold mounts %s%s\n\n",
-		s.name, s.pods, s.serviceAccounts, s.secrets, s.rounds, s.cacheTTL, burst, map[bool]string{true: ", rounds spread over 2xTTL"}[s.spread])
-	fmt.Printf("daemon start-up Kubernetes reads (informers, once): %s; RSS after start-up %.1f MiB (peak %.1f MiB)\n\n", formatKube(e.startup), e.rss(), e.peakRSS())
-	fmt.Println("| phase | Mounts | AWS calls | by operation | K8s API calls | p50 | p90 | p99 | daemon CPU | peak RSS |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
-
-	var total phaseResult
-	cold, err := e.phase("cold", func() ([]time.Duration, error) { return e.round(true, 0) })
+	e.printHeader()
+	total, err := e.coldAndRepublish()
 	if err != nil {
 		return err
 	}
-	total.add(cold)
-	rep, err := e.phase(fmt.Sprintf("republish x%d", s.rounds), func() ([]time.Duration, error) {
-		var all []time.Duration
-		for range s.rounds {
-			var spreadOver time.Duration
-			if s.spread {
-				spreadOver = 2 * s.cacheTTL
-			}
-			lat, err := e.round(false, spreadOver)
-			if err != nil {
-				return nil, err
-			}
-			all = append(all, lat...)
-		}
-		return all, nil
-	})
-	if err != nil {
-		return err
-	}
-	total.add(rep)
 	if s.name != "pods1000" {
-		e.aws.PutSecretString(region, "secret-00", strings.Repeat("r", 64))
-		rotatedAt := time.Now()
-		rot, err := e.phase("rotate", func() ([]time.Duration, error) { return e.round(false, 0) })
-		if err != nil {
+		if err := e.rotate(total); err != nil {
 			return err
 		}
-		total.add(rot)
-		fmt.Printf("| **whole run** | %d | **%d** | %s | %d | | | | %.2fs | %.1f MiB |\n",
-			total.mounts, total.aws, formatOps(total.ops), total.kube, total.cpu.Seconds(), e.peakRSS())
-		if s.spread {
-			// Only here is the TTL short enough to wait for: the bound is
-			// the same with the default TTL, scaled.
-			seen, took, err := e.waitRotation(rotatedAt)
-			if err != nil {
-				return err
-			}
-			fmt.Printf("\nrotation: %d of %d pods saw the new value in the rotate round; all had it %v after the change (bound: TTL %v + one republish)\n",
-				seen, s.pods, took.Round(time.Millisecond), s.cacheTTL)
-		}
 	} else {
-		fmt.Printf("| **whole run** | %d | **%d** | %s | %d | | | | %.2fs | %.1f MiB |\n",
-			total.mounts, total.aws, formatOps(total.ops), total.kube, total.cpu.Seconds(), e.peakRSS())
+		e.printTotal(total)
 		entries := e.metric("csi_provider_aws_value_cache_entries")
 		fmt.Printf("\nmemory: peak RSS %.1f MiB with %d pods mounted (%s cached values)\n", e.peakRSS(), s.pods, entries)
 	}
+	if err := e.soloLatency(); err != nil {
+		return err
+	}
+	fmt.Printf("RSS at the end: %.1f MiB\n", e.rss())
+	if s.baseline != "" {
+		fmt.Println(s.baseline)
+	}
+	return nil
+}
+
+// coldAndRepublish runs the cold phase, then the republish rounds.
+func (e *env) coldAndRepublish() (phaseResult, error) {
+	var total phaseResult
+	cold, err := e.phase("cold", func() ([]time.Duration, error) { return e.round(true, 0) })
+	if err != nil {
+		return total, err
+	}
+	total.add(cold)
+	rep, err := e.phase(fmt.Sprintf("republish x%d", e.s.rounds), e.republishRounds)
+	if err != nil {
+		return total, err
+	}
+	total.add(rep)
+	return total, nil
+}
+
+// republishRounds mounts every pod once a round, each round spread over
+// twice the TTL when the scenario spreads.
+func (e *env) republishRounds() ([]time.Duration, error) {
+	var all []time.Duration
+	for range e.s.rounds {
+		var spreadOver time.Duration
+		if e.s.spread {
+			spreadOver = 2 * e.s.cacheTTL
+		}
+		lat, err := e.round(false, spreadOver)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, lat...)
+	}
+	return all, nil
+}
+
+// rotate changes secret-00, runs the rotate phase and prints the whole
+// run; when the scenario spreads, it then waits for every pod to see it.
+func (e *env) rotate(total phaseResult) error {
+	e.aws.PutSecretString(region, "secret-00", strings.Repeat("r", 64))
+	rotatedAt := time.Now()
+	rot, err := e.phase("rotate", func() ([]time.Duration, error) { return e.round(false, 0) })
+	if err != nil {
+		return err
+	}
+	total.add(rot)
+	e.printTotal(total)
+	if !e.s.spread {
+		return nil
+	}
+	// Only here is the TTL short enough to wait for: the bound is
+	// the same with the default TTL, scaled.
+	seen, took, err := e.waitRotation(rotatedAt)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nrotation: %d of %d pods saw the new value in the rotate round; all had it %v after the change (bound: TTL %v + one republish)\n",
+		seen, e.s.pods, took.Round(time.Millisecond), e.s.cacheTTL)
+	return nil
+}
+
+// soloLatency mounts every pod once more, one at a time, and prints the
+// latency percentiles.
+func (e *env) soloLatency() error {
 	// Latency alone: kubelet's republishes of a node's pods are spread over
 	// its minute, so a warm Mount rarely queues behind others. One at a
 	// time, outside the whole-run totals.
@@ -106,10 +131,6 @@ func runScenario(bin string, s scenario) error {
 	}
 	sort.Slice(solo, func(i, j int) bool { return solo[i] < solo[j] })
 	fmt.Printf("warm Mount latency, one at a time (%d Mounts): p50 %s, p90 %s, p99 %s\n", len(solo), pct(solo, 50), pct(solo, 90), pct(solo, 99))
-	fmt.Printf("RSS at the end: %.1f MiB\n", e.rss())
-	if s.baseline != "" {
-		fmt.Println(s.baseline)
-	}
 	return nil
 }
 
