@@ -7,7 +7,7 @@
 // daemon CPU seconds and peak RSS.
 //
 //	go run ./tools/bench                  # every scenario
-//	go run ./tools/bench -scenario default -spread
+//	go run ./tools/bench -scenario spread -spread-ttl 1s
 package main
 
 import (
