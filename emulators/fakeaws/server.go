@@ -1,15 +1,9 @@
 package fakeaws
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"net/url"
-	"regexp"
-	"strings"
 	"sync"
 	"time"
 )
@@ -28,10 +22,6 @@ const (
 	ServiceSecretsManager = "secretsmanager"
 	ServiceSSM            = "ssm"
 	ServiceSTS            = "sts"
-
-	// logCap bounds the call log so a long benchmark does not grow the
-	// process it measures without limit.
-	logCap = 10000
 )
 
 // Server is an in-process fake of Secrets Manager, SSM Parameter Store and
@@ -60,26 +50,10 @@ type Server struct {
 	url string
 }
 
-type callKey struct{ region, name string }
-
 // regionState is everything a region holds; regions share nothing.
 type regionState struct {
 	secrets map[string]*secret    // by name
 	params  map[string]*parameter // by name
-}
-
-// Call is one request as the fake saw it. It never holds a secret value or
-// a credential other than the access key id.
-type Call struct {
-	Region      string
-	Service     string
-	Operation   string
-	AccessKeyID string   // "" for unsigned requests
-	RoleARN     string   // the role the access key was issued for, if the fake issued it
-	Resources   []string // secret ids or parameter names as the request named them
-	Status      int      // HTTP status sent; 0 if the client went away first
-	ErrorCode   string   // "" on success
-	FIPS        bool     // the Host header named a -fips endpoint
 }
 
 // New returns a server with no data, no faults and no policies.
@@ -139,64 +113,6 @@ func (s *Server) SetClock(now func() time.Time) {
 	s.now = now
 }
 
-// Calls counts every request received, keyed "service:Operation"
-// ("secretsmanager:GetSecretValue", "sts:AssumeRoleWithWebIdentity"),
-// across all regions. Requests rejected by faults, denials or validation
-// count too: AWS would have received them.
-func (s *Server) Calls() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := map[string]int{}
-	for k, n := range s.calls {
-		out[k.name] += n
-	}
-	return out
-}
-
-// CallsIn is Calls for one region.
-func (s *Server) CallsIn(region string) map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := map[string]int{}
-	for k, n := range s.calls {
-		if k.region == region {
-			out[k.name] += n
-		}
-	}
-	return out
-}
-
-// FIPSCalls counts, like Calls, the requests whose Host header named a
-// "-fips" endpoint. With a BaseEndpoint the SDK never picks a FIPS host;
-// a test sees these only when it resolves endpoints itself and dials the fake.
-func (s *Server) FIPSCalls() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.fipsHits))
-	for k, n := range s.fipsHits {
-		out[k] = n
-	}
-	return out
-}
-
-// Log returns the most recent requests (at most 10000), oldest first.
-func (s *Server) Log() []Call {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Call, len(s.log))
-	copy(out, s.log)
-	return out
-}
-
-// ResetCalls zeroes Calls, CallsIn, FIPSCalls and Log.
-func (s *Server) ResetCalls() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.calls = map[callKey]int{}
-	s.fipsHits = map[string]int{}
-	s.log = nil
-}
-
 // region returns the state of a region, creating it. Caller holds s.mu.
 func (s *Server) region(name string) *regionState {
 	r, ok := s.regions[name]
@@ -207,224 +123,9 @@ func (s *Server) region(name string) *regionState {
 	return r
 }
 
-// apiError is an AWS error as the wire protocols carry it.
-type apiError struct {
-	Status  int
-	Code    string
-	Message string
-}
-
-func (e *apiError) Error() string { return e.Code + ": " + e.Message }
-
-func errorf(status int, code, format string, args ...any) *apiError {
-	return &apiError{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
-}
-
-// call is one request being served.
-type call struct {
-	r         *http.Request
-	body      []byte
-	form      url.Values // query protocol (STS) only
-	service   string
-	op        string
-	region    string
-	auth      *sigv4Auth // nil when unsigned
-	sess      *session   // the fake-issued session that signed it, if any
-	now       time.Time
-	resources []string
-}
-
-var stsHost = regexp.MustCompile(`^sts(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?::\d+)?$`)
-
-// ServeHTTP answers one AWS API request.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
-	if err != nil {
-		http.Error(w, "read body: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	c := &call{r: r, body: body}
-	c.auth = parseAuthorization(r)
-
-	target := r.Header.Get("X-Amz-Target")
-	switch {
-	case strings.HasPrefix(target, "secretsmanager."):
-		c.service, c.op = ServiceSecretsManager, strings.TrimPrefix(target, "secretsmanager.")
-	case strings.HasPrefix(target, "AmazonSSM."):
-		c.service, c.op = ServiceSSM, strings.TrimPrefix(target, "AmazonSSM.")
-	case target == "":
-		// Query protocol: parameters in a form body, or in the URL of a
-		// GET (presigned GetCallerIdentity).
-		form, err := url.ParseQuery(string(body))
-		if err != nil {
-			form = url.Values{}
-		}
-		for k, v := range r.URL.Query() {
-			if _, ok := form[k]; !ok {
-				form[k] = v
-			}
-		}
-		if form.Get("Action") == "" {
-			writeJSONError(w, errorf(http.StatusBadRequest, "UnknownOperationException", "request names no X-Amz-Target and no Action"))
-			return
-		}
-		c.form = form
-		c.service, c.op = ServiceSTS, form.Get("Action")
-	default:
-		writeJSONError(w, errorf(http.StatusBadRequest, "UnknownOperationException", ""))
-		return
-	}
-
-	switch {
-	case c.auth != nil && c.auth.region != "":
-		c.region = c.auth.region
-	case c.service == ServiceSTS:
-		if m := stsHost.FindStringSubmatch(r.Host); m != nil {
-			c.region = m[1]
-		} else {
-			c.region = GlobalRegion
-		}
-	default:
-		c.region = GlobalRegion
-	}
-	fips := strings.Contains(r.Host, "-fips")
-
-	name := c.service + ":" + c.op
-	s.mu.Lock()
-	c.now = s.now()
-	s.calls[callKey{c.region, name}]++
-	if fips {
-		s.fipsHits[name]++
-	}
-	fault := s.takeFault(c.region, c.service, c.op)
-	s.mu.Unlock()
-
-	out, aerr := s.serve(r.Context(), c, fault)
-
-	status := http.StatusOK
-	code := ""
-	switch {
-	case aerr == errClientGone:
-		status = 0
-	case aerr != nil:
-		status, code = aerr.Status, aerr.Code
-		if c.service == ServiceSTS {
-			writeXMLError(w, aerr)
-		} else {
-			writeJSONError(w, aerr)
-		}
-	case c.service == ServiceSTS:
-		writeXML(w, c.op, out)
-	default:
-		writeJSON(w, out)
-	}
-
-	entry := Call{
-		Region: c.region, Service: c.service, Operation: c.op,
-		Resources: c.resources, Status: status, ErrorCode: code, FIPS: fips,
-	}
-	if c.auth != nil {
-		entry.AccessKeyID = c.auth.accessKeyID
-	}
-	if c.sess != nil {
-		entry.RoleARN = c.sess.roleARN
-	}
-	s.mu.Lock()
-	if len(s.log) >= logCap {
-		s.log = append(s.log[:0], s.log[logCap/2:]...)
-	}
-	s.log = append(s.log, entry)
-	s.mu.Unlock()
-}
-
-// errClientGone reports that the client left during an injected delay; no
-// answer is written.
-var errClientGone = &apiError{Code: "ClientGone"}
-
-// serve applies the fault, authenticates, then runs the operation.
-func (s *Server) serve(ctx context.Context, c *call, fault *Fault) (any, *apiError) {
-	if fault != nil {
-		if fault.Delay > 0 {
-			t := time.NewTimer(fault.Delay)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return nil, errClientGone
-			}
-		}
-		if e := fault.apiError(c.service); e != nil {
-			return nil, e
-		}
-	}
-
-	// Operations run under s.mu; what they return is encoded after it is
-	// released, so it must share no mutable state with the server.
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c.now = s.now()
-	switch c.service {
-	case ServiceSecretsManager:
-		if e := s.authenticate(c); e != nil {
-			return nil, e
-		}
-		return s.secretsManager(c)
-	case ServiceSSM:
-		if e := s.authenticate(c); e != nil {
-			return nil, e
-		}
-		return s.ssm(c)
-	default:
-		return s.sts(c)
-	}
-}
-
-// decode reads a JSON request body into v.
-func (c *call) decode(v any) *apiError {
-	if len(c.body) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(c.body, v); err != nil {
-		return errorf(http.StatusBadRequest, "SerializationException", "could not parse request body: %v", err)
-	}
-	return nil
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		writeJSONError(w, errorf(http.StatusInternalServerError, "InternalFailure", "fakeaws: encode response: %v", err))
-		return
-	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("X-Amzn-Requestid", newUUID())
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b)
-}
-
-func writeJSONError(w http.ResponseWriter, e *apiError) {
-	b, _ := json.Marshal(struct {
-		Type    string `json:"__type"`
-		Message string `json:"message"`
-	}{e.Code, e.Message})
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("X-Amzn-Requestid", newUUID())
-	w.WriteHeader(e.Status)
-	_, _ = w.Write(b)
-}
-
-// epoch is a timestamp in the JSON protocols' epoch-seconds form.
-type epoch time.Time
-
-func (e epoch) MarshalJSON() ([]byte, error) {
-	ms := time.Time(e).UnixMilli()
-	return fmt.Appendf(nil, "%d.%03d", ms/1000, ms%1000), nil
-}
-
-func epochPtr(t time.Time) *epoch {
-	if t.IsZero() {
-		return nil
-	}
-	e := epoch(t)
-	return &e
+// removeKey deletes key from m and reports whether it was there.
+func removeKey[V any](m map[string]V, key string) bool {
+	_, ok := m[key]
+	delete(m, key)
+	return ok
 }
