@@ -7,32 +7,27 @@ import (
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 )
 
-// codeOf maps a failure kind to the gRPC code the driver receives. Never
+// grpcCodes maps a failure kind to the gRPC code the driver receives. Never
 // UNAVAILABLE for an AWS failure: the driver retries UNAVAILABLE three
-// times, which would triple the calls for nothing.
+// times, which would triple the calls for nothing. AWS server faults and
+// network failures after the SDK's retries are Aborted: the attempt failed
+// without inviting the driver's immediate retry loop; kubelet will
+// republish. A kind not listed (a bug) is Internal.
+var grpcCodes = map[failure.Kind]codes.Code{
+	failure.InvalidArgument:    codes.InvalidArgument,
+	failure.PermissionDenied:   codes.PermissionDenied,
+	failure.NotFound:           codes.NotFound,
+	failure.FailedPrecondition: codes.FailedPrecondition,
+	failure.Unauthenticated:    codes.Unauthenticated,
+	failure.Throttled:          codes.ResourceExhausted,
+	failure.Timeout:            codes.DeadlineExceeded,
+	failure.TooLarge:           codes.ResourceExhausted,
+	failure.Unavailable:        codes.Aborted,
+}
+
 func codeOf(k failure.Kind) codes.Code {
-	switch k {
-	case failure.InvalidArgument:
-		return codes.InvalidArgument
-	case failure.PermissionDenied:
-		return codes.PermissionDenied
-	case failure.NotFound:
-		return codes.NotFound
-	case failure.FailedPrecondition:
-		return codes.FailedPrecondition
-	case failure.Unauthenticated:
-		return codes.Unauthenticated
-	case failure.Throttled:
-		return codes.ResourceExhausted
-	case failure.Timeout:
-		return codes.DeadlineExceeded
-	case failure.TooLarge:
-		return codes.ResourceExhausted
-	case failure.Unavailable:
-		// AWS server faults and network failures after the SDK's retries:
-		// Aborted tells the driver the attempt failed without inviting its
-		// immediate retry loop; kubelet will republish.
-		return codes.Aborted
+	if c, ok := grpcCodes[k]; ok {
+		return c
 	}
 	return codes.Internal
 }

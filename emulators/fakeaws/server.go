@@ -2,10 +2,11 @@ package fakeaws
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
 )
 
 const (
@@ -74,16 +75,13 @@ var _ http.Handler = (*Server)(nil)
 
 // Start serves plain HTTP on a free port of 127.0.0.1 until Close.
 func (s *Server) Start() error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, url, err := testkit.ServeLoopback(s)
 	if err != nil {
-		return fmt.Errorf("fakeaws: listen: %w", err)
+		return fmt.Errorf("fakeaws: %w", err)
 	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	s.mu.Lock()
-	s.srv = srv
-	s.url = "http://" + ln.Addr().String()
+	s.srv, s.url = srv, url
 	s.mu.Unlock()
-	go func() { _ = srv.Serve(ln) }()
 	return nil
 }
 

@@ -4,15 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
 )
 
 // Server is an in-process Kubernetes API stand-in. Its zero value is not
@@ -55,14 +55,11 @@ func (s *Server) Start() error {
 	if s.srv != nil {
 		return errors.New("fakekube: already started")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, url, err := testkit.ServeLoopback(s)
 	if err != nil {
-		return fmt.Errorf("fakekube: listen: %w", err)
+		return fmt.Errorf("fakekube: %w", err)
 	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	s.srv = srv
-	s.url = "http://" + ln.Addr().String()
-	go func() { _ = srv.Serve(ln) }()
+	s.srv, s.url = srv, url
 	return nil
 }
 

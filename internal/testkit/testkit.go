@@ -7,6 +7,9 @@ package testkit
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
 	"sync/atomic"
 	"time"
 )
@@ -147,4 +150,16 @@ func (c *Clock) Advance(d time.Duration) {
 			return
 		}
 	}
+}
+
+// ServeLoopback serves h over plain HTTP on a free port of 127.0.0.1 until
+// the returned server is closed, and returns its base URL.
+func ServeLoopback(h http.Handler) (*http.Server, string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return srv, "http://" + ln.Addr().String(), nil
 }
