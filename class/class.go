@@ -34,6 +34,12 @@ type Class struct {
 	Mode AuthMode
 	// PreferredAddressType is "ipv4", "ipv6" or "auto" (lower case).
 	PreferredAddressType string
+	// AssumeRole is the cross-account hop after the pod's own identity;
+	// nil when the class asks for none.
+	AssumeRole *AssumeRole
+	// TokenAudience is the audience of the token IRSA exchanges; "" is the
+	// default (sts.amazonaws.com).
+	TokenAudience string
 	// Objects in the order the class lists them.
 	Objects []Object
 	// work bounds how many objects' jmesPath entries are evaluated at once,

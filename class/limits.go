@@ -32,6 +32,15 @@ const (
 	MaxOptionLength = 64
 	// maxRegionLength bounds region names; the longest today is 14.
 	maxRegionLength = 32
+	// maxRoleARNLength bounds assumeRoleArn: IAM's own limit on a role
+	// ARN (a path of up to 512 characters and a name of up to 64, plus the
+	// prefix).
+	maxRoleARNLength = 2048
+	// maxExternalIDLength is STS's limit on an ExternalId.
+	maxExternalIDLength = 1224
+	// maxAudienceLength bounds tokenAudience; Kubernetes bounds nothing
+	// here, but an audience is a URL or a short name.
+	maxAudienceLength = 256
 )
 
 // The longest value of each string field of an object, from what AWS
