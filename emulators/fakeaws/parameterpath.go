@@ -58,4 +58,3 @@ func (s *Server) ssmGetParametersByPath(c *call) (any, *apiError) {
 	}
 	return out, nil
 }
-
