@@ -74,6 +74,17 @@ type CredentialsOptions struct {
 	Scope ScopeMode
 	// Clock is the time source; default time.Now.
 	Clock func() time.Time
+	// Observer is told the outcome of every exchange (metrics); optional.
+	Observer ExchangeObserver
+}
+
+// ExchangeObserver counts the exchanges of pods' tokens for credentials,
+// with STS or the Pod Identity agent (package server's metrics). It is told
+// the mode and the outcome, nothing about who asked.
+type ExchangeObserver interface {
+	// ObserveCredentialRefresh counts one exchange, first or ahead of
+	// expiry; outcome is "ok" or the failure's kind (failure.Kind.String()).
+	ObserveCredentialRefresh(mode Mode, outcome string)
 }
 
 // Credentials resolves a Mount's identity and its AWS credentials, caching
@@ -83,6 +94,7 @@ type Credentials struct {
 	providers map[Mode]Provider
 	now       func() time.Time
 	perPod    bool
+	observer  ExchangeObserver
 
 	// fetchBudget bounds one STS or agent exchange, however many requests
 	// wait for it, and minFlight is the least it is given (flightContext);
@@ -129,7 +141,7 @@ func NewCredentials(opts CredentialsOptions) (*Credentials, error) {
 		opts.Clock = time.Now
 	}
 	return &Credentials{
-		roles: opts.Roles, providers: opts.Providers, now: opts.Clock, perPod: scope == ScopePod,
+		roles: opts.Roles, providers: opts.Providers, now: opts.Clock, perPod: scope == ScopePod, observer: opts.Observer,
 		fetchBudget: defaultFetchBudget, minFlight: defaultMinFlight, retryAfter: defaultRetryAfter,
 		cache: cache,
 	}, nil
@@ -273,17 +285,25 @@ func (c *Credentials) flightContext(ctx context.Context) (context.Context, conte
 }
 
 // obtain exchanges ex.token for id's credentials and caches them under key.
+// Every exchange is counted by the observer, with its outcome.
 func (c *Credentials) obtain(ctx context.Context, key string, id Identity, ex exchange) (aws.Credentials, error) {
 	creds, err := c.providers[id.Mode].Credentials(ctx, id, ex.token, ex.mount)
-	if err != nil {
-		return aws.Credentials{}, err
-	}
 	now := c.now()
 	life := creds.Expires.Sub(now)
-	if life <= 0 {
-		return aws.Credentials{}, failure.New(failure.Unavailable,
+	if err == nil && life <= 0 {
+		err = failure.New(failure.Unavailable,
 			"the %s credentials for ServiceAccount %s/%s expired on arrival (at %s); check the node's clock",
 			id.Mode, id.Namespace, id.ServiceAccount, creds.Expires.UTC().Format(time.RFC3339))
+	}
+	if c.observer != nil {
+		outcome := "ok"
+		if err != nil {
+			outcome = failure.KindOf(err).String()
+		}
+		c.observer.ObserveCredentialRefresh(id.Mode, outcome)
+	}
+	if err != nil {
+		return aws.Credentials{}, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
