@@ -68,7 +68,8 @@ type FetcherOptions struct {
 	// OnFailoverProblem is told when a background failover check finds an
 	// object the failover region would not serve (default: log it).
 	OnFailoverProblem func(err error)
-	// Observer is told of every stale value served (metrics); optional.
+	// Observer is told of every value cache lookup and every stale value
+	// served (metrics); optional.
 	Observer FetchObserver
 }
 
@@ -77,6 +78,12 @@ type FetchObserver interface {
 	// ObserveStaleValue counts a value served past its TTL because AWS
 	// could not be reached; service is "secretsmanager" or "ssmparameter".
 	ObserveStaleValue(service string)
+	// ObserveValueLookup counts one lookup of one object of a Mount in the
+	// value cache: hit when a fresh value was served from it, a miss
+	// otherwise (nothing held, or a value held past its TTL or older than
+	// the pod's previous Mount, which AWS must confirm or read again). Not
+	// called when the cache is off (CacheTTL 0).
+	ObserveValueLookup(hit bool)
 }
 
 // NewFetcher returns a Fetcher over the long-lived clients in c.
@@ -134,6 +141,9 @@ type FetchRequest struct {
 	// it is served from the cache (docs/design.md, invariant 8), so a
 	// rotated secret reaches every pod within two of its own republishes.
 	NotBefore time.Time
+	// background marks the reads of a background failover check, whose
+	// cache lookups are not a Mount's and are not counted.
+	background bool
 }
 
 // objectRead is one object to read in one region: the object itself in
@@ -272,7 +282,7 @@ func (f *Fetcher) checkFailover(req FetchRequest, reads []objectRead) {
 		ctx, cancel := context.WithTimeout(context.Background(), f.opts.CallTimeout)
 		defer cancel()
 		values := make([]Value, len(c.Objects))
-		errs := f.read(ctx, FetchRequest{Scope: req.Scope, Credentials: req.Credentials}, c.FailoverRegion, reads, values)
+		errs := f.read(ctx, FetchRequest{Scope: req.Scope, Credentials: req.Credentials, background: true}, c.FailoverRegion, reads, values)
 		for i, err := range errs {
 			if err != nil && failure.IsClientFault(err) {
 				o := c.Objects[i]

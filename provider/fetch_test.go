@@ -351,6 +351,7 @@ type staleCounter struct {
 }
 
 func (s *staleCounter) ObserveStaleValue(string) { s.mu.Lock(); s.n++; s.mu.Unlock() }
+func (s *staleCounter) ObserveValueLookup(bool)  {}
 func (s *staleCounter) count() int               { s.mu.Lock(); defer s.mu.Unlock(); return s.n }
 
 func TestTTLZeroReadsAWSOnEveryFetch(t *testing.T) {

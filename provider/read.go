@@ -43,6 +43,9 @@ func (f *Fetcher) read(ctx context.Context, req FetchRequest, region string, rea
 	byService := map[*service][]int{}
 	for j, l := range reads {
 		e, fr := f.cache.lookup(r.key(j), req.NotBefore)
+		if f.opts.Observer != nil && f.cache.enabled() && !req.background {
+			f.opts.Observer.ObserveValueLookup(fr == fresh)
+		}
 		if fr == fresh {
 			values[l.index] = e.value
 			continue

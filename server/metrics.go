@@ -18,6 +18,7 @@ type Metrics struct {
 	mounts   *prometheus.CounterVec
 	mountDur *prometheus.HistogramVec
 	stale    *prometheus.CounterVec
+	lookups  *prometheus.CounterVec
 	panics   *prometheus.CounterVec
 }
 
@@ -47,12 +48,16 @@ func NewMetrics() *Metrics {
 			Name: "csi_provider_aws_stale_values_served_total",
 			Help: "Values served past the cache TTL because AWS could not be reached (within --cache-stale-max), by service.",
 		}, []string{"service"}),
+		lookups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "csi_provider_aws_value_cache_lookups_total",
+			Help: "Lookups of one object of a Mount in the value cache: hit (a fresh value served) or miss (none held, or one AWS had to confirm or read again). None with --cache-ttl=0.",
+		}, []string{"result"}),
 		panics: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "csi_provider_aws_recovered_panics_total",
 			Help: "Panics recovered while answering the driver, by gRPC method (each is a bug).",
 		}, []string{"method"}),
 	}
-	m.Registry.MustRegister(m.awsCalls, m.awsTime, m.mounts, m.mountDur, m.stale, m.panics,
+	m.Registry.MustRegister(m.awsCalls, m.awsTime, m.mounts, m.mountDur, m.stale, m.lookups, m.panics,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -75,6 +80,15 @@ func (m *Metrics) ObserveMount(outcome string, took time.Duration) {
 
 // ObserveStaleValue implements provider.FetchObserver.
 func (m *Metrics) ObserveStaleValue(service string) { m.stale.WithLabelValues(service).Inc() }
+
+// ObserveValueLookup implements provider.FetchObserver.
+func (m *Metrics) ObserveValueLookup(hit bool) {
+	result := "miss"
+	if hit {
+		result = "hit"
+	}
+	m.lookups.WithLabelValues(result).Inc()
+}
 
 // ObservePanic implements PanicObserver.
 func (m *Metrics) ObservePanic(method string) { m.panics.WithLabelValues(method).Inc() }
