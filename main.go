@@ -191,6 +191,7 @@ func run(args []string) error {
 		"node", cfg.NodeName, "eksAddonVersion", cfg.EKSAddonVersion)
 
 	metrics := server.NewMetrics()
+	ready := server.NewReadiness(metrics)
 	httpClient := provider.NewHTTPClient(15 * time.Second)
 	awsCfg, err := provider.LoadAWSConfig(ctx, provider.AWSConfigOptions{
 		HTTPClient: httpClient, Recorder: metrics, MaxAttempts: cfg.AWSMaxAttempts, MaxConcurrent: cfg.AWSMaxConcurrency,
@@ -240,11 +241,13 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	return serve(ctx, cfg, server.NewGRPCServer(srv, metrics), server.NewHealth(cfg.SocketPath(), metrics.Registry))
+	return serve(ctx, cfg, server.NewGRPCServer(srv, metrics, ready), server.NewHealth(cfg.SocketPath(), metrics.Registry, ready), ready)
 }
 
-// serve runs the gRPC and HTTP listeners until ctx ends, then drains.
-func serve(ctx context.Context, cfg Config, g *grpc.Server, health *server.Health) error {
+// serve runs the gRPC and HTTP listeners until ctx ends, then drains. The
+// daemon is ready once they listen: kube.Start has returned, so its
+// informers have synced.
+func serve(ctx context.Context, cfg Config, g *grpc.Server, health *server.Health, ready *server.Readiness) error {
 	lis, err := server.Listen(cfg.SocketPath())
 	if err != nil {
 		return err
@@ -281,7 +284,7 @@ func serve(ctx context.Context, cfg Config, g *grpc.Server, health *server.Healt
 		defer ps.Close()
 		klog.InfoS("serving profiles", "addr", pl.Addr().String())
 	}
-	health.SetReady(true)
+	ready.Serving()
 	releaseStartupPages()
 	klog.InfoS("serving", "socket", cfg.SocketPath())
 
@@ -291,7 +294,7 @@ func serve(ctx context.Context, cfg Config, g *grpc.Server, health *server.Healt
 		klog.InfoS("stopping: finishing in-flight mounts", "timeout", cfg.ShutdownTimeout)
 	case serveErr = <-errc:
 	}
-	health.SetReady(false)
+	ready.Stopping()
 	// GracefulStop stops accepting and waits for in-flight Mounts; bounded.
 	done := make(chan struct{})
 	go func() { g.GracefulStop(); close(done) }()

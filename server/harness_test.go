@@ -177,6 +177,8 @@ type daemon struct {
 	socket  string
 	calls   *callCounter
 	metrics *server.Metrics
+	ready   *server.Readiness
+	conn    *grpc.ClientConn
 	client  v1alpha1.CSIDriverProviderClient
 	stop    func() // stops serving at once (a crash), idempotent
 }
@@ -240,10 +242,10 @@ func startDaemon(t testing.TB, o daemonOptions) *daemon {
 	if o.mountTimeout == 0 {
 		o.mountTimeout = 20 * time.Second
 	}
+	fetcher := provider.NewFetcher(clients, provider.FetcherOptions{CacheTTL: o.cacheTTL, StaleMax: o.staleMax, Observer: metrics})
 	srv, err := server.New(server.Options{
-		Credentials: creds,
-		Fetcher: provider.NewFetcher(clients, provider.FetcherOptions{CacheTTL: o.cacheTTL, StaleMax: o.staleMax,
-			Observer: metrics}),
+		Credentials:             creds,
+		Fetcher:                 fetcher,
 		Regions:                 kube.NewRegions(kubeClient, o.envRegion, "node-1"),
 		Catalog:                 spclass.Catalog{Services: provider.Services(), Modes: auth.Modes()},
 		DriverWritesSecrets:     o.driverWritesSecrets,
@@ -269,16 +271,19 @@ func startDaemon(t testing.TB, o daemonOptions) *daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := server.NewGRPCServer(srv, metrics)
+	ready := server.NewReadiness(metrics)
+	g := server.NewGRPCServer(srv, metrics, ready)
 	go func() { _ = g.Serve(lis) }()
 	t.Cleanup(g.Stop)
+	ready.Serving() // as main.go does once kube.Start has returned and the socket listens
 
 	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return &daemon{socket: sock, calls: calls, metrics: metrics, client: v1alpha1.NewCSIDriverProviderClient(conn), stop: g.Stop}
+	return &daemon{socket: sock, calls: calls, metrics: metrics, ready: ready, conn: conn,
+		client: v1alpha1.NewCSIDriverProviderClient(conn), stop: g.Stop}
 }
 
 // metric returns the value of the daemon's counter or gauge name whose

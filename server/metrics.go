@@ -20,6 +20,7 @@ type Metrics struct {
 	stale    *prometheus.CounterVec
 	lookups  *prometheus.CounterVec
 	panics   *prometheus.CounterVec
+	ready    prometheus.Gauge
 }
 
 // NewMetrics registers the daemon's series in a new registry.
@@ -56,8 +57,12 @@ func NewMetrics() *Metrics {
 			Name: "csi_provider_aws_recovered_panics_total",
 			Help: "Panics recovered while answering the driver, by gRPC method (each is a bug).",
 		}, []string{"method"}),
+		ready: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "csi_provider_aws_ready",
+			Help: "1 while the daemon serves (Kubernetes informers synced, socket listening), 0 while it starts or stops.",
+		}),
 	}
-	m.Registry.MustRegister(m.awsCalls, m.awsTime, m.mounts, m.mountDur, m.stale, m.lookups, m.panics,
+	m.Registry.MustRegister(m.awsCalls, m.awsTime, m.mounts, m.mountDur, m.stale, m.lookups, m.panics, m.ready,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -88,6 +93,15 @@ func (m *Metrics) ObserveValueLookup(hit bool) {
 		result = "hit"
 	}
 	m.lookups.WithLabelValues(result).Inc()
+}
+
+// ObserveReady implements ReadyObserver.
+func (m *Metrics) ObserveReady(ready bool) {
+	v := 0.0
+	if ready {
+		v = 1
+	}
+	m.ready.Set(v)
 }
 
 // ObservePanic implements PanicObserver.
