@@ -217,6 +217,7 @@ func run(args []string) error {
 		Roles:     kubeClient,
 		Providers: map[auth.Mode]auth.Provider{auth.ModeIRSA: irsa, auth.ModePodIdentity: podIdentity},
 		Scope:     auth.ScopeMode(cfg.CacheScope),
+		Observer:  metrics,
 	})
 	if err != nil {
 		return err

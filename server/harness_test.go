@@ -235,7 +235,8 @@ func startDaemon(t testing.TB, o daemonOptions) *daemon {
 	irsa := auth.NewIRSA(func(region string) auth.STSAPI { return clients.STS(region) }, auth.IRSAOptions{})
 	pi := auth.NewPodIdentity(auth.PodIdentityOptions{IPv4Endpoint: o.podIdentityURL, IPv6Endpoint: o.podIdentityURL})
 	creds, err := auth.NewCredentials(auth.CredentialsOptions{Roles: kubeClient,
-		Providers: map[auth.Mode]auth.Provider{auth.ModeIRSA: irsa, auth.ModePodIdentity: pi}, Scope: o.cacheScope})
+		Providers: map[auth.Mode]auth.Provider{auth.ModeIRSA: irsa, auth.ModePodIdentity: pi}, Scope: o.cacheScope,
+		Observer: metrics})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,6 +244,7 @@ func startDaemon(t testing.TB, o daemonOptions) *daemon {
 		o.mountTimeout = 20 * time.Second
 	}
 	fetcher := provider.NewFetcher(clients, provider.FetcherOptions{CacheTTL: o.cacheTTL, StaleMax: o.staleMax, Observer: metrics})
+	metrics.WatchCache(fetcher.CacheStats)
 	srv, err := server.New(server.Options{
 		Credentials:             creds,
 		Fetcher:                 fetcher,

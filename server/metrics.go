@@ -5,8 +5,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
+	"github.com/csi-provider-aws/csi-provider-aws/auth"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/provider"
 )
 
 // Metrics are the daemon's Prometheus series. Labels carry names of
@@ -20,6 +23,8 @@ type Metrics struct {
 	stale    *prometheus.CounterVec
 	lookups  *prometheus.CounterVec
 	panics   *prometheus.CounterVec
+	refresh  *prometheus.CounterVec
+	inFlight prometheus.Gauge
 	ready    prometheus.Gauge
 }
 
@@ -57,14 +62,42 @@ func NewMetrics() *Metrics {
 			Name: "csi_provider_aws_recovered_panics_total",
 			Help: "Panics recovered while answering the driver, by gRPC method (each is a bug).",
 		}, []string{"method"}),
+		refresh: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "csi_provider_aws_credential_refreshes_total",
+			Help: "Exchanges of pods' tokens for AWS credentials (STS or the EKS Pod Identity agent), first or ahead of expiry, by auth mode and outcome (ok or the failure kind).",
+		}, []string{"mode", "outcome"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "csi_provider_aws_mounts_in_flight",
+			Help: "Mount requests being answered now.",
+		}),
 		ready: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "csi_provider_aws_ready",
 			Help: "1 while the daemon serves (Kubernetes informers synced, socket listening), 0 while it starts or stops.",
 		}),
 	}
-	m.Registry.MustRegister(m.awsCalls, m.awsTime, m.mounts, m.mountDur, m.stale, m.lookups, m.panics, m.ready,
+	m.Registry.MustRegister(m.awsCalls, m.awsTime, m.mounts, m.mountDur, m.stale, m.lookups, m.panics,
+		m.refresh, m.inFlight, m.ready,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.zeroKnownSeries()
 	return m
+}
+
+// zeroKnownSeries creates, at zero, the series whose labels are known in
+// advance, so that an alert on their increase sees the first one and a
+// dashboard shows 0 rather than nothing.
+func (m *Metrics) zeroKnownSeries() {
+	for _, r := range []string{"hit", "miss"} {
+		m.lookups.WithLabelValues(r)
+	}
+	for _, s := range provider.Services() {
+		m.stale.WithLabelValues(string(s.ObjectType()))
+	}
+	for _, md := range v1alpha1.CSIDriverProvider_ServiceDesc.Methods {
+		m.panics.WithLabelValues("/" + v1alpha1.CSIDriverProvider_ServiceDesc.ServiceName + "/" + md.MethodName)
+	}
+	for _, mode := range auth.Modes() {
+		m.refresh.WithLabelValues(string(mode.Name()), "ok")
+	}
 }
 
 // ObserveAWSCall implements provider.CallRecorder.
@@ -77,8 +110,12 @@ func (m *Metrics) ObserveAWSCall(service, operation, region string, err error, t
 	m.awsTime.WithLabelValues(service, operation).Observe(took.Seconds())
 }
 
+// MountStarted implements MountObserver.
+func (m *Metrics) MountStarted() { m.inFlight.Inc() }
+
 // ObserveMount implements MountObserver.
 func (m *Metrics) ObserveMount(outcome string, took time.Duration) {
+	m.inFlight.Dec()
 	m.mounts.WithLabelValues(outcome).Inc()
 	m.mountDur.WithLabelValues(outcome).Observe(took.Seconds())
 }
@@ -93,6 +130,11 @@ func (m *Metrics) ObserveValueLookup(hit bool) {
 		result = "hit"
 	}
 	m.lookups.WithLabelValues(result).Inc()
+}
+
+// ObserveCredentialRefresh implements auth.ExchangeObserver.
+func (m *Metrics) ObserveCredentialRefresh(mode auth.Mode, outcome string) {
+	m.refresh.WithLabelValues(string(mode), outcome).Inc()
 }
 
 // ObserveReady implements ReadyObserver.

@@ -46,8 +46,10 @@ type Fetcher interface {
 	Fetch(ctx context.Context, req provider.FetchRequest) ([]provider.Value, error)
 }
 
-// MountObserver is told the outcome of every Mount (metrics, benchmarks).
+// MountObserver is told when every Mount starts and how it ended (metrics,
+// benchmarks): MountStarted, then ObserveMount once.
 type MountObserver interface {
+	MountStarted()
 	ObserveMount(outcome string, took time.Duration)
 }
 
@@ -137,6 +139,9 @@ func (s *Server) Version(context.Context, *v1alpha1.VersionRequest) (*v1alpha1.V
 // MountResponse.error is never set, since the driver would drop the message.
 func (s *Server) Mount(ctx context.Context, req *v1alpha1.MountRequest) (*v1alpha1.MountResponse, error) {
 	start := time.Now()
+	if s.opts.Observer != nil {
+		s.opts.Observer.MountStarted()
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.MountTimeout)
 	defer cancel()
 
