@@ -60,6 +60,7 @@ type Config struct {
 	AWSMaxConcurrency      int
 	MaxResponseBytes       int
 	MaxAnswerBytesInFlight int
+	LoggingFormat          string
 	// Region is the daemon's AWS_REGION, the fallback for classes without one.
 	Region string
 }
@@ -101,6 +102,8 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxAnswerBytesInFlight, "max-answer-bytes-in-flight", server.DefaultMaxAnswerBytesInFlight,
 		"upper bound of the bytes of Mount answers held at once until the driver has read them; a Mount waits for room within its deadline")
 	fs.IntVar(&c.CacheMaxBytes, "cache-max-bytes", 64<<20, "upper bound of the bytes of cached values (least recently used go first)")
+	fs.StringVar(&c.LoggingFormat, "logging-format", logText,
+		`log format: "text" (klog's) or "json" (one JSON object per line, each key of a line a field; at klog's -v, without klog's other flags)`)
 	fs.StringVar(&c.CacheScope, "cache-scope", string(auth.ScopeIdentity),
 		"who shares cached AWS credentials and values: identity = the pods of one ServiceAccount, role and region (one STS or Pod Identity agent call per identity per credential lifetime); pod = each pod alone, for IAM policies whose conditions tell pods of one ServiceAccount apart (per-pod session tags or role session names), at one STS or agent call per pod per credential lifetime and one value read per pod per --cache-ttl")
 }
@@ -157,6 +160,9 @@ func (c *Config) Validate() error {
 	if _, err := auth.ParseScope(c.CacheScope); err != nil {
 		errs = append(errs, fmt.Errorf("--cache-scope: %w", err))
 	}
+	if c.LoggingFormat != logText && c.LoggingFormat != logJSON {
+		errs = append(errs, fmt.Errorf("--logging-format must be %q or %q, got %q", logText, logJSON, c.LoggingFormat))
+	}
 	if c.AWSMaxAttempts < 1 {
 		errs = append(errs, fmt.Errorf("--aws-max-attempts must be at least 1, got %d", c.AWSMaxAttempts))
 	}
@@ -181,6 +187,9 @@ func run(args []string) error {
 		return err
 	}
 	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if err := applyLogging(cfg.LoggingFormat, fs); err != nil {
 		return err
 	}
 	cfg.Region = os.Getenv("AWS_REGION")

@@ -155,6 +155,8 @@ func (s *Server) Mount(ctx context.Context, req *v1alpha1.MountRequest) (*v1alph
 		s.opts.Observer.ObserveMount(outcome, took)
 	}
 	// One audit line per Mount: who, what, outcome; never a value or token.
+	// Each is a key of its own (a field with --logging-format=json; the pod
+	// as its name and namespace).
 	kv := []any{"pod", m.pod, "secretProviderClass", m.class, "serviceAccount", m.serviceAccount,
 		"identity", m.identity, "region", m.region, "files", m.files, "outcome", outcome, "duration", took.Round(time.Microsecond)}
 	if err != nil {
@@ -167,16 +169,17 @@ func (s *Server) Mount(ctx context.Context, req *v1alpha1.MountRequest) (*v1alph
 
 // mountRecord is what the audit line says about one Mount.
 type mountRecord struct {
-	pod, class, serviceAccount, identity, region string
-	files                                        int
-	resp                                         *v1alpha1.MountResponse
+	pod                                     klog.ObjectRef
+	class, serviceAccount, identity, region string
+	files                                   int
+	resp                                    *v1alpha1.MountResponse
 }
 
 func (s *Server) mount(ctx context.Context, req *v1alpha1.MountRequest, start time.Time) (mountRecord, error) {
 	var rec mountRecord
 	m, err := s.requests.Parse(ctx, req)
 	if m != nil {
-		rec.pod, rec.class, rec.serviceAccount, rec.region = m.Pod.String(), m.ClassName, m.Pod.ServiceAccount, m.Region
+		rec.pod, rec.class, rec.serviceAccount, rec.region = klog.KRef(m.Pod.Namespace, m.Pod.Name), m.ClassName, m.Pod.ServiceAccount, m.Region
 	}
 	if err != nil {
 		return rec, err
