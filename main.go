@@ -10,8 +10,6 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"net/http"
-	"net/http/pprof"
 	"net/url"
 	"os"
 	"os/signal"
@@ -19,13 +17,9 @@ import (
 	"syscall"
 	"time"
 
-	"google.golang.org/grpc"
 	"k8s.io/klog/v2"
 
 	"github.com/csi-provider-aws/csi-provider-aws/auth"
-	"github.com/csi-provider-aws/csi-provider-aws/class"
-	"github.com/csi-provider-aws/csi-provider-aws/kube"
-	"github.com/csi-provider-aws/csi-provider-aws/provider"
 	"github.com/csi-provider-aws/csi-provider-aws/server"
 )
 
@@ -201,127 +195,9 @@ func run(args []string) error {
 
 	metrics := server.NewMetrics()
 	ready := server.NewReadiness(metrics)
-	httpClient := provider.NewHTTPClient(15 * time.Second)
-	awsCfg, err := provider.LoadAWSConfig(ctx, provider.AWSConfigOptions{
-		HTTPClient: httpClient, Recorder: metrics, MaxAttempts: cfg.AWSMaxAttempts, MaxConcurrent: cfg.AWSMaxConcurrency,
-	})
-	if err != nil {
-		return err
-	}
-	clients := provider.NewClients(awsCfg)
-
-	kubeClient, err := kube.Start(ctx, kube.Options{
-		Kubeconfig: cfg.Kubeconfig, QPS: float32(cfg.QPS), Burst: cfg.Burst, UserAgent: "csi-provider-aws/" + version,
-		NodeName: cfg.NodeName,
-	})
-	if err != nil {
-		return err
-	}
-	irsa := auth.NewIRSA(func(region string) auth.STSAPI { return clients.STS(region) }, auth.IRSAOptions{})
-	podIdentity := auth.NewPodIdentity(auth.PodIdentityOptions{
-		IPv4Endpoint: cfg.PodIdentityIPv4, IPv6Endpoint: cfg.PodIdentityIPv6,
-		HTTPTimeout: cfg.PodIdentityHTTPTimeout,
-	})
-	creds, err := auth.NewCredentials(auth.CredentialsOptions{
-		Roles:     kubeClient,
-		Providers: map[auth.Mode]auth.Provider{auth.ModeIRSA: irsa, auth.ModePodIdentity: podIdentity},
-		Scope:     auth.ScopeMode(cfg.CacheScope),
-		Observer:  metrics,
-	})
-	if err != nil {
-		return err
-	}
-
-	fetcher := provider.NewFetcher(clients, provider.FetcherOptions{
-		CacheTTL: cfg.CacheTTL, StaleMax: cfg.CacheStaleMax, MaxBytes: cfg.CacheMaxBytes, Observer: metrics,
-	})
-	metrics.WatchCache(fetcher.CacheStats)
-	srv, err := server.New(server.Options{
-		Credentials:            creds,
-		Fetcher:                fetcher,
-		Regions:                kube.NewRegions(kubeClient, cfg.Region, cfg.NodeName),
-		Catalog:                class.Catalog{Services: provider.Services(), Modes: auth.Modes()},
-		DriverWritesSecrets:    cfg.DriverWritesSecrets,
-		MaxResponseBytes:       cfg.MaxResponseBytes,
-		MaxAnswerBytesInFlight: cfg.MaxAnswerBytesInFlight,
-		MountTimeout:           cfg.MountTimeout,
-		Version:                version,
-		Observer:               metrics,
-	})
+	srv, err := assemble(ctx, cfg, metrics)
 	if err != nil {
 		return err
 	}
 	return serve(ctx, cfg, server.NewGRPCServer(srv, metrics, ready), server.NewHealth(cfg.SocketPath(), metrics.Registry, ready), ready)
-}
-
-// serve runs the gRPC and HTTP listeners until ctx ends, then drains. The
-// daemon is ready once they listen: kube.Start has returned, so its
-// informers have synced.
-func serve(ctx context.Context, cfg Config, g *grpc.Server, health *server.Health, ready *server.Readiness) error {
-	lis, err := server.Listen(cfg.SocketPath())
-	if err != nil {
-		return err
-	}
-	errc := make(chan error, 2)
-	go func() { errc <- g.Serve(lis) }()
-
-	var hs *http.Server
-	if cfg.HTTPAddr != "" {
-		hl, err := net.Listen("tcp", cfg.HTTPAddr)
-		if err != nil {
-			g.Stop()
-			return fmt.Errorf("listening on --http-addr %s: %w", cfg.HTTPAddr, err)
-		}
-		hs = &http.Server{Handler: health, ReadHeaderTimeout: 5 * time.Second}
-		go func() {
-			if err := hs.Serve(hl); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- err
-			}
-		}()
-		klog.InfoS("serving health and metrics", "addr", hl.Addr().String())
-	}
-	if cfg.PprofAddr != "" {
-		pl, err := net.Listen("tcp", cfg.PprofAddr)
-		if err != nil {
-			g.Stop()
-			return fmt.Errorf("listening on --pprof-addr %s: %w", cfg.PprofAddr, err)
-		}
-		mux := http.NewServeMux()
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		ps := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		go func() { _ = ps.Serve(pl) }()
-		defer ps.Close()
-		klog.InfoS("serving profiles", "addr", pl.Addr().String())
-	}
-	ready.Serving()
-	releaseStartupPages()
-	klog.InfoS("serving", "socket", cfg.SocketPath())
-
-	var serveErr error
-	select {
-	case <-ctx.Done():
-		klog.InfoS("stopping: finishing in-flight mounts", "timeout", cfg.ShutdownTimeout)
-	case serveErr = <-errc:
-	}
-	ready.Stopping()
-	// GracefulStop stops accepting and waits for in-flight Mounts; bounded.
-	done := make(chan struct{})
-	go func() { g.GracefulStop(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(cfg.ShutdownTimeout):
-		klog.InfoS("shutdown timeout reached; cancelling in-flight mounts")
-		g.Stop()
-	}
-	if hs != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_ = hs.Shutdown(sctx)
-		cancel()
-	}
-	if err := os.Remove(cfg.SocketPath()); err != nil && !os.IsNotExist(err) {
-		klog.ErrorS(err, "removing the socket")
-	}
-	klog.InfoS("stopped")
-	return serveErr
 }

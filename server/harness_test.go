@@ -260,32 +260,39 @@ func startDaemon(t testing.TB, o daemonOptions) *daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sock := o.socket
-	if sock == "" {
+	d := &daemon{socket: o.socket, calls: calls, metrics: metrics}
+	d.serve(t, srv)
+	return d
+}
+
+// serve serves srv on d.socket (a new one when empty) as main.go does, and
+// connects d's client to it.
+func (d *daemon) serve(t testing.TB, srv *server.Server) {
+	t.Helper()
+	if d.socket == "" {
 		dir, err := os.MkdirTemp("", "csi-provider-aws-sock-") // short path: unix socket names are limited
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { os.RemoveAll(dir) })
-		sock = filepath.Join(dir, "aws.sock")
+		d.socket = filepath.Join(dir, "aws.sock")
 	}
-	lis, err := server.Listen(sock)
+	lis, err := server.Listen(d.socket)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ready := server.NewReadiness(metrics)
-	g := server.NewGRPCServer(srv, metrics, ready)
+	d.ready = server.NewReadiness(d.metrics)
+	g := server.NewGRPCServer(srv, d.metrics, d.ready)
 	go func() { _ = g.Serve(lis) }()
 	t.Cleanup(g.Stop)
-	ready.Serving() // as main.go does once kube.Start has returned and the socket listens
+	d.stop = g.Stop
+	d.ready.Serving() // as main.go does once kube.Start has returned and the socket listens
 
-	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
+	if d.conn, err = grpc.NewClient("unix://"+d.socket, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { conn.Close() })
-	return &daemon{socket: sock, calls: calls, metrics: metrics, ready: ready, conn: conn,
-		client: v1alpha1.NewCSIDriverProviderClient(conn), stop: g.Stop}
+	t.Cleanup(func() { d.conn.Close() })
+	d.client = v1alpha1.NewCSIDriverProviderClient(d.conn)
 }
 
 // metric returns the value of the daemon's counter or gauge name whose
