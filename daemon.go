@@ -14,7 +14,6 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/csi-provider-aws/csi-provider-aws/auth"
-	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/kube"
 	"github.com/csi-provider-aws/csi-provider-aws/provider"
 	"github.com/csi-provider-aws/csi-provider-aws/server"
@@ -52,7 +51,7 @@ func assemble(ctx context.Context, cfg Config, metrics *server.Metrics) (*server
 		Credentials:            creds,
 		Fetcher:                fetcher,
 		Regions:                kube.NewRegions(kubeClient, cfg.Region, cfg.NodeName),
-		Catalog:                class.Catalog{Services: provider.Services(), Modes: auth.Modes()},
+		Catalog:                catalog(),
 		DriverWritesSecrets:    cfg.DriverWritesSecrets,
 		MaxResponseBytes:       cfg.MaxResponseBytes,
 		MaxAnswerBytesInFlight: cfg.MaxAnswerBytesInFlight,

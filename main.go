@@ -20,7 +20,10 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/csi-provider-aws/csi-provider-aws/auth"
+	"github.com/csi-provider-aws/csi-provider-aws/class"
+	"github.com/csi-provider-aws/csi-provider-aws/provider"
 	"github.com/csi-provider-aws/csi-provider-aws/server"
+	"github.com/csi-provider-aws/csi-provider-aws/validate"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -163,7 +166,18 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// catalog is what classes are parsed with, by the daemon's Mounts and by
+// validate alike: the services table and the auth modes table.
+func catalog() class.Catalog {
+	return class.Catalog{Services: provider.Services(), Modes: auth.Modes()}
+}
+
+// main runs the daemon, or the subcommand its first argument names:
+// `validate` checks SecretProviderClass manifests (package validate).
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "validate" {
+		os.Exit(validate.Main(os.Args[2:], validate.Options{Catalog: catalog(), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
+	}
 	if err := run(os.Args[1:]); err != nil {
 		klog.ErrorS(err, "csi-provider-aws stopped")
 		klog.Flush()
