@@ -5,17 +5,23 @@ BIN      ?= bin
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build test unit lint demo e2e bench fuzz clean
+.PHONY: all build test unit lint validate-examples demo e2e bench fuzz clean
 
 all: build
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/csi-provider-aws .
 
-# The README's test command: formatting, vet, then every unit, integration
-# (moto and the in-process fake) and conformance test under the race detector.
-test: lint
+# The README's test command: formatting, vet, the examples through
+# `validate`, then every unit, integration (moto and the in-process fake)
+# and conformance test under the race detector.
+test: lint validate-examples
 	$(GO) test -race -count=1 -timeout 20m ./...
+
+# The examples users copy, checked as users check theirs: with the daemon's
+# own parser, through the binary's validate subcommand.
+validate-examples:
+	$(GO) run . validate -f examples/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
