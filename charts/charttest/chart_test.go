@@ -63,6 +63,7 @@ func TestLintPasses(t *testing.T) {
 		{"with the default values", nil},
 		{"when the daemon writes the files itself", setArgs([]string{"driverWritesSecrets=false"})},
 		{"with metrics service and ServiceMonitor", setArgs([]string{"metrics.serviceMonitor.enabled=true"})},
+		{"with the alerts and the dashboard", setArgs([]string{"metrics.prometheusRule.enabled=true", "metrics.dashboard.enabled=true"})},
 		{"without the driver", setArgs([]string{"secrets-store-csi-driver.install=false"})},
 		{"with a values file customised for the reference provider's chart", []string{"-f", testdata(t, "reference-customised.yaml")}},
 	} {
