@@ -597,10 +597,15 @@ func (o objects) decodeOnly(t *testing.T, kind string, v any) {
 	}
 }
 
+// daemonSet strictly decodes our Linux DaemonSet (windows.enabled adds
+// <name>-windows).
 func (o objects) daemonSet(t *testing.T) *appsv1.DaemonSet {
 	t.Helper()
+	linux := slices.DeleteFunc(slices.Clone(o.ours()), func(obj object) bool {
+		return obj.kind == "DaemonSet" && strings.HasSuffix(obj.name, "-windows")
+	})
 	var ds appsv1.DaemonSet
-	o.decode(t, "DaemonSet", &ds)
+	linux.decodeOnly(t, "DaemonSet", &ds)
 	return &ds
 }
 
