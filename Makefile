@@ -5,7 +5,7 @@ BIN      ?= bin
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build test unit lint cross demo e2e bench fuzz clean
+.PHONY: all build test unit lint cross deploy demo e2e bench fuzz clean
 
 all: build
 
@@ -28,6 +28,12 @@ lint:
 cross:
 	GOOS=windows GOARCH=amd64 $(GO) build ./...
 	GOOS=windows GOARCH=amd64 $(GO) vet ./...
+
+# deploy/csi-provider-aws.yaml: the chart rendered with its defaults, for
+# installs without Helm (deploy/README.md). A chart test fails when it is
+# out of date.
+deploy:
+	bash deploy/render.sh
 
 # Runs the daemon on an embedded AWS stand-in, mounts and rotates a secret
 # through the driver's own client code, and prints the files.
