@@ -5,7 +5,7 @@ BIN      ?= bin
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build test unit lint cross deploy demo e2e bench fuzz clean
+.PHONY: all build test unit lint cross deploy demo e2e e2e-kind bench fuzz clean
 
 all: build
 
@@ -43,6 +43,13 @@ demo:
 # End to end on a real control plane (etcd, kube-apiserver, the real driver).
 e2e:
 	bash e2e/run.sh
+
+# The same scenarios on a kind cluster, with the image built from the
+# Dockerfile and both charts installed by Helm. Needs docker with a running
+# engine, kind, kubectl and the internet (e2e/kind/README.md); neither test
+# nor e2e runs it, and CI cannot.
+e2e-kind:
+	bash e2e/kind/run.sh
 
 bench:
 	$(GO) run ./tools/bench

@@ -92,3 +92,28 @@ func withoutHeader(s string) string {
 	}
 	return s
 }
+
+// e2e/kind/values.yaml, with the image run.sh loads, is a valid install of
+// the chart beside a driver installed as its own release: the kind backend
+// cannot run in CI, so its values are checked here.
+func TestKindBackendValuesInstallTheProviderAlone(t *testing.T) {
+	t.Parallel()
+	objs := renderArgs(t, "-f", filepath.Join(repoRoot(t), "e2e", "kind", "values.yaml"),
+		"--set", "image.repository=csi-provider-aws-e2e", "--set", "image.tag=dev")
+	if d := objs.driver(); len(d) != 0 {
+		t.Errorf("the kind values render %d objects of the driver; run.sh installs it as its own release", len(d))
+	}
+	c := container(t, objs.daemonSet(t))
+	if c.Image != "csi-provider-aws-e2e:dev" {
+		t.Errorf("image %q, want the one run.sh loads", c.Image)
+	}
+	endpoint := ""
+	for _, e := range c.Env {
+		if e.Name == "AWS_ENDPOINT_URL" {
+			endpoint = e.Value
+		}
+	}
+	if !strings.HasPrefix(endpoint, "http://moto.") {
+		t.Errorf("AWS_ENDPOINT_URL = %q, want moto's Service", endpoint)
+	}
+}
