@@ -5,7 +5,7 @@ BIN      ?= bin
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build test unit lint validate-examples demo e2e bench fuzz clean
+.PHONY: all build test unit lint validate-examples cross deploy demo e2e e2e-kind bench fuzz clean
 
 all: build
 
@@ -28,6 +28,19 @@ lint:
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+# Windows nodes run the daemon too (the chart's windows.enabled): the whole
+# module, tests included, must build and vet for windows/amd64. Code that
+# differs goes in build-tagged files (server/socket_unix.go, _windows.go).
+cross:
+	GOOS=windows GOARCH=amd64 $(GO) build ./...
+	GOOS=windows GOARCH=amd64 $(GO) vet ./...
+
+# deploy/csi-provider-aws.yaml: the chart rendered with its defaults, for
+# installs without Helm (deploy/README.md). A chart test fails when it is
+# out of date.
+deploy:
+	bash deploy/render.sh
+
 # Runs the daemon on an embedded AWS stand-in, mounts and rotates a secret
 # through the driver's own client code, and prints the files.
 demo:
@@ -36,6 +49,13 @@ demo:
 # End to end on a real control plane (etcd, kube-apiserver, the real driver).
 e2e:
 	bash e2e/run.sh
+
+# The same scenarios on a kind cluster, with the image built from the
+# Dockerfile and both charts installed by Helm. Needs docker with a running
+# engine, kind, kubectl and the internet (e2e/kind/README.md); neither test
+# nor e2e runs it, and CI cannot.
+e2e-kind:
+	bash e2e/kind/run.sh
 
 bench:
 	$(GO) run ./tools/bench
