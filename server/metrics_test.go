@@ -181,3 +181,41 @@ func TestMountsInFlightCountsMountsBeingAnswered(t *testing.T) {
 		t.Errorf("csi_provider_aws_mounts_in_flight = %v after the Mount answered, want 0", n)
 	}
 }
+
+// TestTheChartsAlertsAndDashboardNameTheDocumentedMetrics: the one list the
+// chart's alerts and dashboard are checked against
+// (charts/charttest/metrics.txt) is docs/metrics.md's table, which the
+// test above holds to the registry: a metric renamed in the daemon fails
+// here before an alert silently stops firing.
+func TestTheChartsAlertsAndDashboardNameTheDocumentedMetrics(t *testing.T) {
+	raw, err := os.ReadFile("../charts/charttest/metrics.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]documentedMetric{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		labels := append([]string(nil), f[2:]...)
+		slices.Sort(labels)
+		listed[f[0]] = documentedMetric{typ: f[1], labels: labels}
+	}
+	doc := documentedMetrics(t)
+	for name, want := range doc {
+		got, ok := listed[name]
+		if !ok {
+			t.Errorf("docs/metrics.md lists %s; charts/charttest/metrics.txt does not", name)
+			continue
+		}
+		if got.typ != want.typ || !slices.Equal(got.labels, want.labels) {
+			t.Errorf("%s: metrics.txt says a %s with %v, docs/metrics.md a %s with %v", name, got.typ, got.labels, want.typ, want.labels)
+		}
+	}
+	for name := range listed {
+		if _, ok := doc[name]; !ok {
+			t.Errorf("charts/charttest/metrics.txt lists %s, which the daemon does not have", name)
+		}
+	}
+}
