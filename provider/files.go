@@ -94,6 +94,22 @@ func BuildFiles(c *class.Class, values []Value, limit int) ([]File, error) {
 	return b.files, nil
 }
 
+// LeftOut returns the file names of the optional objects values leaves
+// out (Value.Missing), in the class's order. The answer reports each with
+// an empty version: the driver fails an answer without object versions
+// ("missing object versions"), which a class whose every object is
+// optional and missing would otherwise give it, and its records then show
+// the object as not there.
+func LeftOut(c *class.Class, values []Value) []string {
+	var out []string
+	for i, v := range values {
+		if v.Missing && i < len(c.Objects) {
+			out = append(out, c.Objects[i].FileName)
+		}
+	}
+	return out
+}
+
 // filesBuilder is one BuildFiles: the files so far, what they add up to
 // (in total and by object), and what every evaluation of the Mount shares.
 type filesBuilder struct {

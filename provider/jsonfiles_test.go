@@ -191,6 +191,9 @@ func TestAMissingOptionalObjectHasNoFiles(t *testing.T) {
 	if g := filesOf(got); strings.Join(g, ",") != `b 0644 3 "bee"` {
 		t.Errorf("files = %q, want only b's", g)
 	}
+	if got := LeftOut(c, []Value{{Missing: true}, {Data: []byte("bee")}}); strings.Join(got, ",") != "a" {
+		t.Errorf("LeftOut = %q, want the missing object's file name", got)
+	}
 }
 
 func TestBuildFilesRefusesBadJSONFilesAndEncodings(t *testing.T) {

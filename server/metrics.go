@@ -18,6 +18,7 @@ type Metrics struct {
 	mounts   *prometheus.CounterVec
 	mountDur *prometheus.HistogramVec
 	stale    *prometheus.CounterVec
+	missing  *prometheus.CounterVec
 	panics   *prometheus.CounterVec
 }
 
@@ -47,12 +48,16 @@ func NewMetrics() *Metrics {
 			Name: "csi_provider_aws_stale_values_served_total",
 			Help: "Values served past the cache TTL because AWS could not be reached (within --cache-stale-max), by service.",
 		}, []string{"service"}),
+		missing: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "csi_provider_aws_optional_objects_missing_total",
+			Help: "Optional objects left out of a Mount because they do not exist, by service (one per object per Mount).",
+		}, []string{"service"}),
 		panics: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "csi_provider_aws_recovered_panics_total",
 			Help: "Panics recovered while answering the driver, by gRPC method (each is a bug).",
 		}, []string{"method"}),
 	}
-	m.Registry.MustRegister(m.awsCalls, m.awsTime, m.mounts, m.mountDur, m.stale, m.panics,
+	m.Registry.MustRegister(m.awsCalls, m.awsTime, m.mounts, m.mountDur, m.stale, m.missing, m.panics,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -75,6 +80,9 @@ func (m *Metrics) ObserveMount(outcome string, took time.Duration) {
 
 // ObserveStaleValue implements provider.FetchObserver.
 func (m *Metrics) ObserveStaleValue(service string) { m.stale.WithLabelValues(service).Inc() }
+
+// ObserveOptionalMissing implements provider.FetchObserver.
+func (m *Metrics) ObserveOptionalMissing(service string) { m.missing.WithLabelValues(service).Inc() }
 
 // ObservePanic implements PanicObserver.
 func (m *Metrics) ObservePanic(method string) { m.panics.WithLabelValues(method).Inc() }
