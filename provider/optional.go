@@ -49,7 +49,8 @@ func (f *Fetcher) missingLogEvery() time.Duration {
 // reportMissing counts every optional object a Fetch leaves out and logs
 // it once per object, identity and region per missingLogEvery. primaryErrs
 // are the primary region's errors: an object whose primary read failed
-// was left out on the failover region's word.
+// was left out on the failover region's word, when there is one (else on
+// the primary's word last confirmed, served stale).
 func (f *Fetcher) reportMissing(req FetchRequest, p plan, primaryErrs []error, values []Value) {
 	c := req.Mount.Class
 	for i, v := range values {
@@ -57,7 +58,7 @@ func (f *Fetcher) reportMissing(req FetchRequest, p plan, primaryErrs []error, v
 			continue
 		}
 		l, region := p.primary[i], req.Mount.Region
-		if primaryErrs[i] != nil {
+		if primaryErrs[i] != nil && c.FailoverRegion != "" {
 			l, region = p.failover[i], c.FailoverRegion
 		}
 		if f.opts.Observer != nil {
