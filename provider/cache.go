@@ -118,7 +118,7 @@ func (c *valueCache) get(key string, notBefore time.Time, absentOK bool) (Value,
 // putAbsent records that AWS said, in a read that started at confirmedAt,
 // that the object of key does not exist: the value it held is gone, and
 // optional objects of this identity are left out without a read until the
-// TTL (issue 9 rule 4). Only an optional read is ever served an absence.
+// TTL (docs/compatibility.md, fields the reference does not have). Only an optional read is ever served an absence.
 func (c *valueCache) putAbsent(key string, confirmedAt time.Time) {
 	c.put(key, Value{Missing: true}, false, confirmedAt)
 }

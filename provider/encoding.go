@@ -10,11 +10,12 @@ import (
 	"github.com/csi-provider-aws/csi-provider-aws/class"
 )
 
-// decode returns data decoded from enc (issue 9 rule 3): utf-8 is data as
-// is. Base64 and base64url may be padded or not and may have line breaks
-// and surrounding white space, as base64 text pasted into a secret often
-// has; hex may have surrounding white space. On failure why completes
-// "... is not valid <enc>" and never shows any part of data.
+// decode returns data decoded from enc (objectEncoding,
+// docs/compatibility.md): utf-8 is data as is. Base64 and base64url may be
+// padded or not and may have line breaks and surrounding white space, as
+// base64 text pasted into a secret often has; hex may have surrounding
+// white space. On failure why completes "... is not valid <enc>" and never
+// shows any part of data.
 func decode(enc class.Encoding, data []byte) (out []byte, why string) {
 	switch enc {
 	case class.EncodingUTF8:
@@ -75,7 +76,7 @@ type fileSource struct {
 	enc                 class.Encoding
 }
 
-// contents is what the file holds (issue 9 rule 1): a string is its
+// contents is what the file holds (README, jmesPath): a string is its
 // value, decoded with src.enc; a number, boolean, object or array is its
 // JSON text whatever the encoding (an encoding says how a string is
 // stored); null is refused. No message shows any part of v.

@@ -11,7 +11,7 @@ import (
 // isAbsent reports whether err is AWS saying the object does not exist:
 // ResourceNotFoundException (a secret, or its VersionId or VersionStage),
 // ParameterNotFound (a parameter, or its version or label), a client
-// fault. Only this leaves an optional object out (issue 9 rule 4); a
+// fault. Only this leaves an optional object out (docs/compatibility.md); a
 // denial, a KMS failure, throttling or an outage fails it as any object.
 func isAbsent(err error) bool {
 	return failure.KindOf(err) == failure.NotFound && failure.IsClientFault(err)
@@ -31,7 +31,7 @@ func (r *regionRead) allOptional(idx []int) bool {
 // flightSuffix keeps the flights of optional reads alone apart from the
 // others: only they may take an absence another flight just recorded
 // (valueCache.get), so a plain object never fails on a cached absence
-// and behaves exactly as before issue 9.
+// and behaves exactly as it did before optional objects.
 func flightSuffix(lenient bool) string {
 	if lenient {
 		return "\x00optional"

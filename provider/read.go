@@ -63,7 +63,7 @@ func (f *Fetcher) read(ctx context.Context, req FetchRequest, region string, rea
 // settle applies what AWS said to the cache and to optional objects: a
 // client fault removes the cached value (a missing object's read already
 // recorded the absence in its place), and an optional object that does
-// not exist is left out instead of failing (issue 9 rule 4).
+// not exist is left out instead of failing (docs/compatibility.md).
 func (r *regionRead) settle() {
 	for j, err := range r.errs {
 		l := r.reads[j]

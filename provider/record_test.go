@@ -39,7 +39,7 @@ func TestWriteFilesRemovesOnlyTheFilesItWroteAndNoLongerHas(t *testing.T) {
 		{name: "files the daemon did not write stay",
 			before: []string{"from-an-older-class", "nested/mine"},
 			writes: [][]string{{"a", "nested/k"}, {"a"}}, want: []string{"a", "from-an-older-class", "nested/mine"}},
-		{name: "without a record (a daemon before issue 9 wrote the mount) nothing is removed",
+		{name: "without a record (the reference or an older daemon wrote the mount) nothing is removed",
 			before: []string{"old-key"},
 			writes: [][]string{{"a"}}, want: []string{"a", "old-key"}},
 		{name: "an empty set removes every file the daemon wrote (every optional object missing)",

@@ -17,8 +17,8 @@ import (
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 )
 
-// The files of issue 9 (jmesPath results of any JSON type, objectEncoding,
-// jsonKeysAsFiles, optional objects) through the daemon, against the
+// The files of the fields the reference does not have (jmesPath results of
+// any JSON type, objectEncoding, jsonKeysAsFiles, optional objects) through the daemon, against the
 // in-process fake and moto, with the daemon's default cache and with the
 // cache off.
 
