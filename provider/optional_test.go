@@ -259,3 +259,35 @@ func TestAStaleAbsenceIsServedOnlyToAnOptionalObject(t *testing.T) {
 		t.Errorf("plain object while AWS is down = %v, want the outage, never the absence", err)
 	}
 }
+
+// TestOptionalPinnedVersionsKeepTheBatchedConfirmation: an optional object
+// pinned to a VersionId that exists is confirmed after the TTL by the
+// batched read of its secret, as any pinned object; one whose VersionId
+// does not exist is asked again once per TTL; one whose secret is deleted
+// is left out.
+func TestOptionalPinnedVersionsKeepTheBatchedConfirmation(t *testing.T) {
+	e := newFetchEnv(t, FetcherOptions{CacheTTL: time.Minute})
+	_, v1 := e.aws.PutSecretString("us-west-2", "db", "one")
+	e.aws.PutSecretString("us-west-2", "db", "two")
+	c := objs("us-west-2",
+		class.Object{Name: "db", Type: SecretsManager, Version: v1, Optional: true},
+		class.Object{Name: "db", Type: SecretsManager, Version: "no-such-version", Optional: true})
+	if v := e.mustFetch("scope", c); string(v[0].Data) != "one" || !v[1].Missing {
+		t.Fatalf("values = %+v", v)
+	}
+	e.calls()
+	for round := range 3 {
+		e.clock.Advance(2 * time.Minute)
+		if v := e.mustFetch("scope", c); string(v[0].Data) != "one" || !v[1].Missing {
+			t.Fatalf("round %d: values = %+v", round, v)
+		}
+		if got := fmt.Sprint(e.calls()); got != "map[secretsmanager:BatchGetSecretValue:1 secretsmanager:GetSecretValue:1]" {
+			t.Errorf("round %d: calls = %s, want the batched confirmation of the pinned version and one read of the missing one", round, got)
+		}
+	}
+	e.aws.DeleteSecretNow("us-west-2", "db")
+	e.clock.Advance(2 * time.Minute)
+	if v := e.mustFetch("scope", c); !v[0].Missing || !v[1].Missing {
+		t.Errorf("after the secret was deleted: values = %+v, want both left out", v)
+	}
+}
