@@ -225,12 +225,12 @@ func TestOptionalObjects(t *testing.T) {
 	}
 }
 
-// TestIssue9ObjectsCostOneReadPerIdentityPerTTL counts the calls the fake
+// TestKeysDecodedValuesAndMissingOptionalObjectsCostOneReadPerIdentityPerRound counts the calls the fake
 // answers (moto does not count): a class with a jsonKeysAsFiles secret, a
 // decoded secret and a missing optional secret and parameter costs three
 // pods of one identity one batch per service for their first Mounts, and
 // at most one batch per service per round of republishes.
-func TestIssue9ObjectsCostOneReadPerIdentityPerTTL(t *testing.T) {
+func TestKeysDecodedValuesAndMissingOptionalObjectsCostOneReadPerIdentityPerRound(t *testing.T) {
 	f, url := startFake(t)
 	seed := seeder{t: t, url: url}
 	seed.secret("us-west-2", "keys", `{"a":"1","b":2}`)
