@@ -179,7 +179,7 @@ func hostileCases() []hostileCase {
 
 		// jsonKeysAsFiles and objectEncoding over the secret's value.
 		{name: "jsonKeysAsFiles over 40,000 keys is refused by the class's file count", params: class("- {objectName: manykeys, objectType: secretsmanager, jsonKeysAsFiles: true}\n"),
-			code: inv, want: []string{`objects[0] "manykeys": jsonKeysAsFiles: the value has 40000 top-level keys`, "more than the 1000 one may write"}, most: 24 * mib},
+			code: inv, want: []string{`objects[0] "manykeys": jsonKeysAsFiles: the value has 40000 top-level keys`, "more than the 1000 one may write"}, most: 32 * mib},
 		{name: "a key's string that is not valid hex is refused without quoting it", params: class("- {objectName: db, objectType: secretsmanager, jsonKeysAsFiles: true, objectEncoding: hex}\n"),
 			code: inv, want: []string{`objects[0] "db": jsonKeysAsFiles key "m" holds a string that is not valid hex (objectEncoding hex)`}, most: 8 * mib},
 
