@@ -17,7 +17,8 @@ type lookupCounter struct {
 	staleTotal int
 }
 
-func (c *lookupCounter) ObserveStaleValue(string) { c.mu.Lock(); c.staleTotal++; c.mu.Unlock() }
+func (c *lookupCounter) ObserveStaleValue(string)      { c.mu.Lock(); c.staleTotal++; c.mu.Unlock() }
+func (c *lookupCounter) ObserveOptionalMissing(string) {}
 
 func (c *lookupCounter) ObserveValueLookup(hit bool) {
 	c.mu.Lock()

@@ -22,6 +22,7 @@ type Metrics struct {
 	mountDur *prometheus.HistogramVec
 	stale    *prometheus.CounterVec
 	lookups  *prometheus.CounterVec
+	missing  *prometheus.CounterVec
 	panics   *prometheus.CounterVec
 	refresh  *prometheus.CounterVec
 	inFlight prometheus.Gauge
@@ -58,6 +59,10 @@ func NewMetrics() *Metrics {
 			Name: "csi_provider_aws_value_cache_lookups_total",
 			Help: "Lookups of one object of a Mount in the value cache: hit (a fresh value served) or miss (none held, or one AWS had to confirm or read again). None with --cache-ttl=0.",
 		}, []string{"result"}),
+		missing: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "csi_provider_aws_optional_objects_missing_total",
+			Help: "Optional objects left out of a Mount because they do not exist, by service (one per object per Mount).",
+		}, []string{"service"}),
 		panics: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "csi_provider_aws_recovered_panics_total",
 			Help: "Panics recovered while answering the driver, by gRPC method (each is a bug).",
@@ -75,7 +80,7 @@ func NewMetrics() *Metrics {
 			Help: "1 while the daemon serves (Kubernetes informers synced, socket listening), 0 while it starts or stops.",
 		}),
 	}
-	m.Registry.MustRegister(m.awsCalls, m.awsTime, m.mounts, m.mountDur, m.stale, m.lookups, m.panics,
+	m.Registry.MustRegister(m.awsCalls, m.awsTime, m.mounts, m.mountDur, m.stale, m.lookups, m.missing, m.panics,
 		m.refresh, m.inFlight, m.ready,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.zeroKnownSeries()
@@ -91,6 +96,7 @@ func (m *Metrics) zeroKnownSeries() {
 	}
 	for _, s := range provider.Services() {
 		m.stale.WithLabelValues(string(s.ObjectType()))
+		m.missing.WithLabelValues(string(s.ObjectType()))
 	}
 	for _, md := range v1alpha1.CSIDriverProvider_ServiceDesc.Methods {
 		m.panics.WithLabelValues("/" + v1alpha1.CSIDriverProvider_ServiceDesc.ServiceName + "/" + md.MethodName)
@@ -145,6 +151,9 @@ func (m *Metrics) ObserveReady(ready bool) {
 	}
 	m.ready.Set(v)
 }
+
+// ObserveOptionalMissing implements provider.FetchObserver.
+func (m *Metrics) ObserveOptionalMissing(service string) { m.missing.WithLabelValues(service).Inc() }
 
 // ObservePanic implements PanicObserver.
 func (m *Metrics) ObservePanic(method string) { m.panics.WithLabelValues(method).Inc() }

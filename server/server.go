@@ -195,7 +195,7 @@ func (s *Server) mount(ctx context.Context, req *v1alpha1.MountRequest, start ti
 		return rec, err
 	}
 	rec.files = len(files)
-	if rec.resp, err = s.answer(ctx, m, files); err != nil {
+	if rec.resp, err = s.answer(ctx, m, files, provider.LeftOut(m.Class, values)); err != nil {
 		return rec, err
 	}
 	s.republish.mounted(pod, target, start)
@@ -204,11 +204,16 @@ func (s *Server) mount(ctx context.Context, req *v1alpha1.MountRequest, start ti
 
 // answer returns the files to the driver, holding their size from the
 // answers' budget until gRPC has sent them, or writes them into the pod's
-// mount itself (provider-writes mode).
-func (s *Server) answer(ctx context.Context, m *request.Mount, files []provider.File) (*v1alpha1.MountResponse, error) {
+// mount itself (provider-writes mode). leftOut are the file names of the
+// optional objects left out, reported with an empty version (see
+// provider.LeftOut).
+func (s *Server) answer(ctx context.Context, m *request.Mount, files []provider.File, leftOut []string) (*v1alpha1.MountResponse, error) {
 	resp := &v1alpha1.MountResponse{}
 	for _, f := range files {
 		resp.ObjectVersion = append(resp.ObjectVersion, &v1alpha1.ObjectVersion{Id: f.Path, Version: f.Version})
+	}
+	for _, name := range leftOut {
+		resp.ObjectVersion = append(resp.ObjectVersion, &v1alpha1.ObjectVersion{Id: name})
 	}
 	if !s.opts.DriverWritesSecrets {
 		if err := s.write(m.TargetPath, files); err != nil {
