@@ -10,8 +10,6 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"net/http"
-	"net/http/pprof"
 	"net/url"
 	"os"
 	"os/signal"
@@ -19,14 +17,13 @@ import (
 	"syscall"
 	"time"
 
-	"google.golang.org/grpc"
 	"k8s.io/klog/v2"
 
 	"github.com/csi-provider-aws/csi-provider-aws/auth"
 	"github.com/csi-provider-aws/csi-provider-aws/class"
-	"github.com/csi-provider-aws/csi-provider-aws/kube"
 	"github.com/csi-provider-aws/csi-provider-aws/provider"
 	"github.com/csi-provider-aws/csi-provider-aws/server"
+	"github.com/csi-provider-aws/csi-provider-aws/validate"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -61,6 +58,7 @@ type Config struct {
 	MaxResponseBytes       int
 	MaxAnswerBytesInFlight int
 	TokenRequestFallback   bool
+	LoggingFormat          string
 	// Region is the daemon's AWS_REGION, the fallback for classes without one.
 	Region string
 }
@@ -104,6 +102,8 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxAnswerBytesInFlight, "max-answer-bytes-in-flight", server.DefaultMaxAnswerBytesInFlight,
 		"upper bound of the bytes of Mount answers held at once until the driver has read them; a Mount waits for room within its deadline")
 	fs.IntVar(&c.CacheMaxBytes, "cache-max-bytes", 64<<20, "upper bound of the bytes of cached values (least recently used go first)")
+	fs.StringVar(&c.LoggingFormat, "logging-format", logText,
+		`log format: "text" (klog's) or "json" (one JSON object per line, each key of a line a field; at klog's -v, without klog's other flags)`)
 	fs.StringVar(&c.CacheScope, "cache-scope", string(auth.ScopeIdentity),
 		"who shares cached AWS credentials and values: identity = the pods of one ServiceAccount, role and region (one STS or Pod Identity agent call per identity per credential lifetime); pod = each pod alone, for IAM policies whose conditions tell pods of one ServiceAccount apart (per-pod session tags or role session names), at one STS or agent call per pod per credential lifetime and one value read per pod per --cache-ttl")
 }
@@ -160,13 +160,27 @@ func (c *Config) Validate() error {
 	if _, err := auth.ParseScope(c.CacheScope); err != nil {
 		errs = append(errs, fmt.Errorf("--cache-scope: %w", err))
 	}
+	if c.LoggingFormat != logText && c.LoggingFormat != logJSON {
+		errs = append(errs, fmt.Errorf("--logging-format must be %q or %q, got %q", logText, logJSON, c.LoggingFormat))
+	}
 	if c.AWSMaxAttempts < 1 {
 		errs = append(errs, fmt.Errorf("--aws-max-attempts must be at least 1, got %d", c.AWSMaxAttempts))
 	}
 	return errors.Join(errs...)
 }
 
+// catalog is what classes are parsed with, by the daemon's Mounts and by
+// validate alike: the services table and the auth modes table.
+func catalog() class.Catalog {
+	return class.Catalog{Services: provider.Services(), Modes: auth.Modes()}
+}
+
+// main runs the daemon, or the subcommand its first argument names:
+// `validate` checks SecretProviderClass manifests (package validate).
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "validate" {
+		os.Exit(validate.Main(os.Args[2:], validate.Options{Catalog: catalog(), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
+	}
 	if err := run(os.Args[1:]); err != nil {
 		klog.ErrorS(err, "csi-provider-aws stopped")
 		klog.Flush()
@@ -186,6 +200,9 @@ func run(args []string) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	if err := applyLogging(cfg.LoggingFormat, fs); err != nil {
+		return err
+	}
 	cfg.Region = os.Getenv("AWS_REGION")
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -194,129 +211,10 @@ func run(args []string) error {
 		"node", cfg.NodeName, "eksAddonVersion", cfg.EKSAddonVersion)
 
 	metrics := server.NewMetrics()
-	httpClient := provider.NewHTTPClient(15 * time.Second)
-	awsCfg, err := provider.LoadAWSConfig(ctx, provider.AWSConfigOptions{
-		HTTPClient: httpClient, Recorder: metrics, MaxAttempts: cfg.AWSMaxAttempts, MaxConcurrent: cfg.AWSMaxConcurrency,
-	})
+	ready := server.NewReadiness(metrics)
+	srv, err := assemble(ctx, cfg, metrics)
 	if err != nil {
 		return err
 	}
-	clients := provider.NewClients(awsCfg)
-
-	kubeClient, err := kube.Start(ctx, kube.Options{
-		Kubeconfig: cfg.Kubeconfig, QPS: float32(cfg.QPS), Burst: cfg.Burst, UserAgent: "csi-provider-aws/" + version,
-		NodeName: cfg.NodeName,
-	})
-	if err != nil {
-		return err
-	}
-	irsa := auth.NewIRSA(func(region string) auth.STSAPI { return clients.STS(region) }, auth.IRSAOptions{})
-	podIdentity := auth.NewPodIdentity(auth.PodIdentityOptions{
-		IPv4Endpoint: cfg.PodIdentityIPv4, IPv6Endpoint: cfg.PodIdentityIPv6,
-		HTTPTimeout: cfg.PodIdentityHTTPTimeout,
-	})
-	credOpts := auth.CredentialsOptions{
-		Roles:     kubeClient,
-		Providers: map[auth.Mode]auth.Provider{auth.ModeIRSA: irsa, auth.ModePodIdentity: podIdentity},
-		Chain:     auth.NewChain(func(region string) auth.AssumeRoleAPI { return clients.STS(region) }),
-		Scope:     auth.ScopeMode(cfg.CacheScope),
-	}
-	if cfg.TokenRequestFallback {
-		credOpts.Tokens = kubeClient
-	}
-	creds, err := auth.NewCredentials(credOpts)
-	if err != nil {
-		return err
-	}
-
-	fetcher := provider.NewFetcher(clients, provider.FetcherOptions{
-		CacheTTL: cfg.CacheTTL, StaleMax: cfg.CacheStaleMax, MaxBytes: cfg.CacheMaxBytes, Observer: metrics,
-	})
-	metrics.WatchCache(fetcher.CacheStats)
-	srv, err := server.New(server.Options{
-		Credentials:            creds,
-		Fetcher:                fetcher,
-		Regions:                kube.NewRegions(kubeClient, cfg.Region, cfg.NodeName),
-		Catalog:                class.Catalog{Services: provider.Services(), Modes: auth.Modes()},
-		DriverWritesSecrets:    cfg.DriverWritesSecrets,
-		MaxResponseBytes:       cfg.MaxResponseBytes,
-		MaxAnswerBytesInFlight: cfg.MaxAnswerBytesInFlight,
-		MountTimeout:           cfg.MountTimeout,
-		Version:                version,
-		Observer:               metrics,
-	})
-	if err != nil {
-		return err
-	}
-	return serve(ctx, cfg, server.NewGRPCServer(srv, metrics), server.NewHealth(cfg.SocketPath(), metrics.Registry))
-}
-
-// serve runs the gRPC and HTTP listeners until ctx ends, then drains.
-func serve(ctx context.Context, cfg Config, g *grpc.Server, health *server.Health) error {
-	lis, err := server.Listen(cfg.SocketPath())
-	if err != nil {
-		return err
-	}
-	errc := make(chan error, 2)
-	go func() { errc <- g.Serve(lis) }()
-
-	var hs *http.Server
-	if cfg.HTTPAddr != "" {
-		hl, err := net.Listen("tcp", cfg.HTTPAddr)
-		if err != nil {
-			g.Stop()
-			return fmt.Errorf("listening on --http-addr %s: %w", cfg.HTTPAddr, err)
-		}
-		hs = &http.Server{Handler: health, ReadHeaderTimeout: 5 * time.Second}
-		go func() {
-			if err := hs.Serve(hl); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- err
-			}
-		}()
-		klog.InfoS("serving health and metrics", "addr", hl.Addr().String())
-	}
-	if cfg.PprofAddr != "" {
-		pl, err := net.Listen("tcp", cfg.PprofAddr)
-		if err != nil {
-			g.Stop()
-			return fmt.Errorf("listening on --pprof-addr %s: %w", cfg.PprofAddr, err)
-		}
-		mux := http.NewServeMux()
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		ps := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		go func() { _ = ps.Serve(pl) }()
-		defer ps.Close()
-		klog.InfoS("serving profiles", "addr", pl.Addr().String())
-	}
-	health.SetReady(true)
-	releaseStartupPages()
-	klog.InfoS("serving", "socket", cfg.SocketPath())
-
-	var serveErr error
-	select {
-	case <-ctx.Done():
-		klog.InfoS("stopping: finishing in-flight mounts", "timeout", cfg.ShutdownTimeout)
-	case serveErr = <-errc:
-	}
-	health.SetReady(false)
-	// GracefulStop stops accepting and waits for in-flight Mounts; bounded.
-	done := make(chan struct{})
-	go func() { g.GracefulStop(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(cfg.ShutdownTimeout):
-		klog.InfoS("shutdown timeout reached; cancelling in-flight mounts")
-		g.Stop()
-	}
-	if hs != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_ = hs.Shutdown(sctx)
-		cancel()
-	}
-	if err := os.Remove(cfg.SocketPath()); err != nil && !os.IsNotExist(err) {
-		klog.ErrorS(err, "removing the socket")
-	}
-	klog.InfoS("stopped")
-	return serveErr
+	return serve(ctx, cfg, server.NewGRPCServer(srv, metrics, ready), server.NewHealth(cfg.SocketPath(), metrics.Registry, ready), ready)
 }

@@ -60,6 +60,8 @@ func TestConfigValidate(t *testing.T) {
 		{"zero AWS attempts are refused", func(c *Config) { c.AWSMaxAttempts = 0 }, "--aws-max-attempts"},
 		{"a pprof address off loopback is refused", func(c *Config) { c.PprofAddr = ":6060" }, "--pprof-addr"},
 		{"a zero pod identity timeout is refused", func(c *Config) { c.PodIdentityHTTPTimeout = 0 }, "--pod-identity-http-timeout"},
+		{"the json log format is accepted", func(c *Config) { c.LoggingFormat = "json" }, ""},
+		{"a log format the daemon does not have is refused", func(c *Config) { c.LoggingFormat = "logfmt" }, "--logging-format"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -61,17 +61,25 @@ func (c *Credentials) flightContext(ctx context.Context) (context.Context, conte
 }
 
 // obtain makes one exchange for id's credentials and caches them under key.
+// Every exchange is counted by the observer, with its outcome.
 func (c *Credentials) obtain(ctx context.Context, key string, id Identity, obtain obtainFunc) (aws.Credentials, error) {
 	creds, err := obtain(ctx)
-	if err != nil {
-		return aws.Credentials{}, err
-	}
 	now := c.now()
 	life := creds.Expires.Sub(now)
-	if life <= 0 {
-		return aws.Credentials{}, failure.New(failure.Unavailable,
+	if err == nil && life <= 0 {
+		err = failure.New(failure.Unavailable,
 			"the %s credentials for ServiceAccount %s/%s expired on arrival (at %s); check the node's clock",
 			id.Mode, id.Namespace, id.ServiceAccount, creds.Expires.UTC().Format(time.RFC3339))
+	}
+	if c.observer != nil {
+		outcome := "ok"
+		if err != nil {
+			outcome = failure.KindOf(err).String()
+		}
+		c.observer.ObserveCredentialRefresh(id.exchange(), outcome)
+	}
+	if err != nil {
+		return aws.Credentials{}, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -80,6 +80,32 @@ type CredentialsOptions struct {
 	Scope ScopeMode
 	// Clock is the time source; default time.Now.
 	Clock func() time.Time
+	// Observer is told the outcome of every exchange (metrics); optional.
+	Observer ExchangeObserver
+}
+
+// ExchangeObserver counts the exchanges for credentials: of pods' tokens,
+// with STS or the Pod Identity agent, and the hops into cross-account roles
+// (package server's metrics). It is told the exchange (Exchanges) and the
+// outcome, nothing about who asked.
+type ExchangeObserver interface {
+	// ObserveCredentialRefresh counts one exchange, first or ahead of
+	// expiry; outcome is "ok" or the failure's kind (failure.Kind.String()).
+	ObserveCredentialRefresh(exchange, outcome string)
+}
+
+// ExchangeAssumeRole names, for the observer, the hop from an identity's own
+// credentials into a class's assumeRoleArn.
+const ExchangeAssumeRole = "assume-role"
+
+// Exchanges lists the exchanges the observer may be told of: each mode's,
+// then the cross-account hop.
+func Exchanges() []string {
+	var out []string
+	for _, m := range Modes() {
+		out = append(out, string(m.Name()))
+	}
+	return append(out, ExchangeAssumeRole)
 }
 
 // Credentials resolves a Mount's identity and its AWS credentials, caching
@@ -91,6 +117,7 @@ type Credentials struct {
 	tokens    TokenRequester
 	now       func() time.Time
 	perPod    bool
+	observer  ExchangeObserver
 
 	// fetchBudget bounds one STS or agent exchange, however many requests
 	// wait for it, and minFlight is the least it is given (flightContext);
@@ -137,7 +164,8 @@ func NewCredentials(opts CredentialsOptions) (*Credentials, error) {
 		opts.Clock = time.Now
 	}
 	return &Credentials{
-		roles: opts.Roles, providers: opts.Providers, chain: opts.Chain, tokens: opts.Tokens, now: opts.Clock, perPod: scope == ScopePod,
+		roles: opts.Roles, providers: opts.Providers, chain: opts.Chain, tokens: opts.Tokens, now: opts.Clock,
+		perPod: scope == ScopePod, observer: opts.Observer,
 		fetchBudget: defaultFetchBudget, minFlight: defaultMinFlight, retryAfter: defaultRetryAfter,
 		cache: cache,
 	}, nil

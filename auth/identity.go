@@ -52,6 +52,15 @@ func (i Identity) base() Identity {
 	return i
 }
 
+// exchange names the exchange that yields i's credentials, for the
+// observer: its mode's, or the hop into a cross-account role.
+func (i Identity) exchange() string {
+	if i.AssumeRoleARN != "" {
+		return ExchangeAssumeRole
+	}
+	return string(i.Mode)
+}
+
 // Key is the cache key for credentials and values read with them: mode,
 // namespace, ServiceAccount, role ARN (IRSA) and region, plus the pod UID
 // when PerPod. By default every pod running as the same ServiceAccount with

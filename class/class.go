@@ -82,14 +82,27 @@ type Object struct {
 	// Failover is the object to read in the failover region; nil means the
 	// same Name/Version/VersionLabel there.
 	Failover *FailoverObject
+	// JSONKeysAsFiles makes every top-level key of the JSON value one more
+	// file, named after the key (translated like an objectAlias).
+	JSONKeysAsFiles bool
+	// Optional leaves the object's files out when the object does not
+	// exist, instead of failing the Mount.
+	Optional bool
+	// Encoding is objectEncoding: how the value is stored, decoded before
+	// it is written (see OwnEncoding); the default of the object's
+	// jmesPath entries and the encoding of its jsonKeysAsFiles keys.
+	Encoding Encoding
 }
 
 // JMESPathFile is one `jmesPath` entry: an expression over the object's JSON
-// value whose string result becomes a file of its own.
+// value whose result becomes a file of its own.
 type JMESPathFile struct {
 	Path     string
 	FileName string
 	Mode     int32
+	// Encoding is the entry's objectEncoding, else its object's: a string
+	// result is decoded with it before it is written.
+	Encoding Encoding
 	// Expr is Path compiled and checked by Parse; nil in a JMESPathFile
 	// built by hand, which the caller then compiles.
 	Expr *jmes.Expr

@@ -5,5 +5,4 @@ const (
 	MaxObjectsBytes    = maxObjectsBytes
 	MaxObjects         = maxObjects
 	MaxJMESPathEntries = maxJMESPathEntries
-	MaxFiles           = maxFiles
 )

@@ -74,18 +74,79 @@ func CheckRelPath(p string) string {
 	return ""
 }
 
-// fileOwner is what writes one file: an object, or one of its jmesPath
-// entries (jmes >= 0).
+// fileOwner is what writes one file: an object, one of its jmesPath
+// entries (jmes >= 0), or one of its jsonKeysAsFiles keys (isKey).
 type fileOwner struct {
-	obj  *Object
-	jmes int
+	obj   *Object
+	jmes  int
+	key   string
+	isKey bool
 }
 
 func (w fileOwner) String() string {
-	if w.jmes < 0 {
-		return w.obj.Label()
+	switch {
+	case w.isKey:
+		return fmt.Sprintf("%s jsonKeysAsFiles key %s", w.obj.Label(), short(w.key))
+	case w.jmes >= 0:
+		return fmt.Sprintf("%s jmesPath[%d]", w.obj.Label(), w.jmes)
 	}
-	return fmt.Sprintf("%s jmesPath[%d]", w.obj.Label(), w.jmes)
+	return w.obj.Label()
+}
+
+// fileNames holds the files of a class or a Mount, who writes each, and
+// the directories their paths need, so that each name added is checked
+// against all the others in time proportional to its own segments.
+type fileNames struct {
+	owners map[string]fileOwner
+	// dirs maps each directory a file needs to the first file needing it.
+	dirs map[string]string
+}
+
+func newFileNames(n int) *fileNames {
+	return &fileNames{owners: make(map[string]fileOwner, n), dirs: map[string]string{}}
+}
+
+// add claims name for w. It refuses a name another file has, a name that
+// is the directory another file needs, and a name that needs as a
+// directory what is another file.
+func (fn *fileNames) add(name string, w fileOwner) error {
+	if prev, ok := fn.owners[name]; ok {
+		return invalidArg("%s and %s would both write file %q; %s", w, prev, name, collisionHint(w, prev))
+	}
+	if needer, ok := fn.dirs[name]; ok {
+		return invalidArg("%s writes file %q, but %s needs %q to be a directory for its file %q; %s",
+			w, name, fn.owners[needer], name, needer, collisionHint(w, fn.owners[needer]))
+	}
+	for k := strings.IndexByte(name, '/'); k >= 0; k = nextSlash(name, k) {
+		if dirOwner, ok := fn.owners[name[:k]]; ok {
+			return invalidArg("%s writes file %q, but %s needs %q to be a directory for its file %q; %s",
+				dirOwner, name[:k], w, name[:k], name, collisionHint(w, dirOwner))
+		}
+	}
+	fn.owners[name] = w
+	for k := strings.IndexByte(name, '/'); k >= 0; k = nextSlash(name, k) {
+		if _, ok := fn.dirs[name[:k]]; !ok {
+			fn.dirs[name[:k]] = name
+		}
+	}
+	return nil
+}
+
+// addClass claims the files every Mount of the class writes: each object's
+// own and its jmesPath entries'.
+func (fn *fileNames) addClass(objs []Object) error {
+	for i := range objs {
+		o := &objs[i]
+		if err := fn.add(o.FileName, fileOwner{obj: o, jmes: -1}); err != nil {
+			return err
+		}
+		for j := range o.JMESPath {
+			if err := fn.add(o.JMESPath[j].FileName, fileOwner{obj: o, jmes: j}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // checkFileNames refuses two writers of one file and a file that another
@@ -94,36 +155,7 @@ func (w fileOwner) String() string {
 // different labels and no alias (docs/compatibility.md, validation the
 // reference lacked).
 func checkFileNames(objs []Object) error {
-	owners := make(map[string]fileOwner)
-	var order []string
-	add := func(name string, w fileOwner) error {
-		if prev, ok := owners[name]; ok {
-			return invalidArg("%s and %s would both write file %q; %s", w, prev, name, collisionHint(w, prev))
-		}
-		owners[name] = w
-		order = append(order, name)
-		return nil
-	}
-	for i := range objs {
-		o := &objs[i]
-		if err := add(o.FileName, fileOwner{obj: o, jmes: -1}); err != nil {
-			return err
-		}
-		for j := range o.JMESPath {
-			if err := add(o.JMESPath[j].FileName, fileOwner{obj: o, jmes: j}); err != nil {
-				return err
-			}
-		}
-	}
-	for _, name := range order {
-		for k := strings.IndexByte(name, '/'); k >= 0; k = nextSlash(name, k) {
-			if dirOwner, ok := owners[name[:k]]; ok {
-				return invalidArg("%s writes file %q, but %s needs %q to be a directory for its file %q; give one a different objectAlias",
-					dirOwner, name[:k], owners[name], name[:k], name)
-			}
-		}
-	}
-	return nil
+	return newFileNames(len(objs)).addClass(objs)
 }
 
 func nextSlash(s string, k int) int {
@@ -135,10 +167,12 @@ func nextSlash(s string, k int) int {
 }
 
 func collisionHint(a, b fileOwner) string {
-	if a.jmes < 0 && b.jmes < 0 && a.obj.Name == b.obj.Name {
+	switch {
+	case a.isKey || b.isKey:
+		return "rename the key in the secret, or give the other file a different objectAlias (or list the keys you need under jmesPath, each with its objectAlias)"
+	case a.jmes < 0 && b.jmes < 0 && a.obj.Name == b.obj.Name:
 		return "the same objectName listed twice needs a distinct objectAlias for each; give one an objectAlias"
-	}
-	if a.jmes < 0 && b.jmes < 0 && a.obj.Alias == "" && b.obj.Alias == "" {
+	case a.jmes < 0 && b.jmes < 0 && a.obj.Alias == "" && b.obj.Alias == "":
 		return "give one an objectAlias"
 	}
 	return "give one a different objectAlias"

@@ -28,6 +28,9 @@ func FuzzParseClass(f *testing.F) {
 		{yamlLines("- objectName: db", "  objectType: secretsmanager", "  jmesPath:",
 			"    - {path: 'pad_left(a, `99999999`)', objectAlias: p}", "    - {path: '[@,@][].[@,@]', objectAlias: q}"), ""},
 		{"- &o {objectName: a, objectType: secretsmanager, jmesPath: [&j {path: a, objectAlias: b}, *j]}\n- *o\n- *o\n", ""},
+		{yamlLines("- objectName: db", "  objectType: secretsmanager", "  jsonKeysAsFiles: \"TRUE\"", "  optional: true",
+			"  objectEncoding: Base64", "  jmesPath:", "    - {path: a, objectAlias: b, objectEncoding: hex}"), ""},
+		{yamlLines("- objectName: db", "  objectType: ssmparameter", "  optional: yes", "  objectEncoding: [x]"), ""},
 		{entries(101), ""},
 		{withJMESPath("db", 101), ""},
 	} {

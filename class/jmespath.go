@@ -8,7 +8,9 @@ import (
 	"github.com/csi-provider-aws/csi-provider-aws/jmes"
 )
 
-func parseJMESPath(label string, n *yaml.Node, translation string, objMode int32, st *parseState) ([]JMESPathFile, error) {
+// parseJMESPath reads the jmesPath entries of o, whose mode and
+// objectEncoding they take unless they set their own.
+func parseJMESPath(label string, n *yaml.Node, translation string, o *Object, st *parseState) ([]JMESPathFile, error) {
 	n = deref(n)
 	if n == nil || isNull(n) {
 		return nil, nil
@@ -21,50 +23,61 @@ func parseJMESPath(label string, n *yaml.Node, translation string, objMode int32
 	}
 	out := make([]JMESPathFile, 0, len(n.Content))
 	for j, item := range n.Content {
-		item = deref(item)
-		where := fmt.Sprintf("%s: jmesPath[%d]", label, j)
-		if item == nil || isNull(item) {
-			return nil, invalidArg("%s is empty; remove it or give it a path and an objectAlias", where)
-		}
-		if item.Kind != yaml.MappingNode {
-			return nil, invalidArg("%s must be a mapping with path and objectAlias, not %s", where, describeNode(item))
-		}
-		f, err := fields(item, st)
-		if err != nil {
-			return nil, invalidArg("%s: %s", where, err)
-		}
-		path, err := stringField(f[keyPath])
-		if err != nil {
-			return nil, invalidArg("%s: path %s", where, err)
-		}
-		alias, err := stringField(f[keyObjectAlias])
-		if err != nil {
-			return nil, invalidArg("%s: objectAlias %s", where, err)
-		}
-		if err := checkField(where, "objectAlias", keyObjectAlias, alias); err != nil {
-			return nil, err
-		}
-		if path == "" {
-			return nil, invalidArg("%s has no path; set path to the JMESPath expression whose result becomes the file", where)
-		}
-		if alias == "" {
-			return nil, invalidArg("%s (path %s) has no objectAlias; set objectAlias to the name of the file its result is written to", where, short(path))
-		}
-		expr, err := st.compile(path)
-		if err != nil {
-			return nil, invalidArg("%s: %s", where, err)
-		}
-		mode, err := filePermission(label, fmt.Sprintf("jmesPath[%d] filePermission", j), f[keyFilePermission], objMode)
+		e, err := parseJMESPathEntry(label, j, deref(item), translation, o, st)
 		if err != nil {
 			return nil, err
 		}
-		name := translateName(translation, alias, "")
-		if why := CheckRelPath(name); why != "" {
-			return nil, invalidArg("%s: objectAlias gives file name %q, which %s; use a relative path without \"..\"", where, name, why)
-		}
-		out = append(out, JMESPathFile{Path: path, FileName: name, Mode: mode, Expr: expr})
+		out = append(out, e)
 	}
 	return out, nil
+}
+
+// parseJMESPathEntry reads jmesPath[j] of o.
+func parseJMESPathEntry(label string, j int, item *yaml.Node, translation string, o *Object, st *parseState) (JMESPathFile, error) {
+	where := fmt.Sprintf("%s: jmesPath[%d]", label, j)
+	if item == nil || isNull(item) {
+		return JMESPathFile{}, invalidArg("%s is empty; remove it or give it a path and an objectAlias", where)
+	}
+	if item.Kind != yaml.MappingNode {
+		return JMESPathFile{}, invalidArg("%s must be a mapping with path and objectAlias, not %s", where, describeNode(item))
+	}
+	f, err := fields(item, st)
+	if err != nil {
+		return JMESPathFile{}, invalidArg("%s: %s", where, err)
+	}
+	path, err := stringField(f[keyPath])
+	if err != nil {
+		return JMESPathFile{}, invalidArg("%s: path %s", where, err)
+	}
+	alias, err := stringField(f[keyObjectAlias])
+	if err != nil {
+		return JMESPathFile{}, invalidArg("%s: objectAlias %s", where, err)
+	}
+	if err := checkField(where, "objectAlias", keyObjectAlias, alias); err != nil {
+		return JMESPathFile{}, err
+	}
+	if path == "" {
+		return JMESPathFile{}, invalidArg("%s has no path; set path to the JMESPath expression whose result becomes the file", where)
+	}
+	if alias == "" {
+		return JMESPathFile{}, invalidArg("%s (path %s) has no objectAlias; set objectAlias to the name of the file its result is written to", where, short(path))
+	}
+	expr, err := st.compile(path)
+	if err != nil {
+		return JMESPathFile{}, invalidArg("%s: %s", where, err)
+	}
+	e := JMESPathFile{Path: path, Expr: expr}
+	if e.Mode, err = filePermission(label, fmt.Sprintf("jmesPath[%d] filePermission", j), f[keyFilePermission], o.Mode); err != nil {
+		return JMESPathFile{}, err
+	}
+	if e.Encoding, err = encodingField(label, fmt.Sprintf("jmesPath[%d] objectEncoding", j), f[keyObjectEncoding], o.Encoding); err != nil {
+		return JMESPathFile{}, err
+	}
+	e.FileName = translateName(translation, alias, "")
+	if why := CheckRelPath(e.FileName); why != "" {
+		return JMESPathFile{}, invalidArg("%s: objectAlias gives file name %q, which %s; use a relative path without \"..\"", where, e.FileName, why)
+	}
+	return e, nil
 }
 
 // compile compiles path once per class: a path repeated through aliases

@@ -19,9 +19,10 @@ const (
 	maxObjects = 100
 	// maxJMESPathEntries bounds one object's jmesPath entries.
 	maxJMESPathEntries = 100
-	// maxFiles bounds the files of a class: its objects and all their
-	// jmesPath entries.
-	maxFiles = 1000
+	// MaxFiles bounds the files of a class: its objects, all their
+	// jmesPath entries and, at Mount time, the keys of its
+	// jsonKeysAsFiles objects.
+	MaxFiles = 1000
 	// maxYAMLKeys bounds the mappings and keys the parser reads in a whole
 	// class, aliases and merge keys followed each time: an alias repeats
 	// a mapping at the cost of a few bytes.
@@ -55,6 +56,7 @@ var fieldLimits = map[string]int{
 	keyObjectVersion:      64,
 	keyObjectVersionLabel: 256,
 	keyPath:               jmes.MaxExprBytes,
+	keyObjectEncoding:     MaxOptionLength,
 }
 
 // parseState is what parsing one class keeps across its objects: the
@@ -99,9 +101,9 @@ func (st *parseState) addJMESPathFiles(label string, n int) error {
 			label, n, maxJMESPathEntries)
 	}
 	st.files += n
-	if st.files > maxFiles {
+	if st.files > MaxFiles {
 		return invalidArg("%s: with its jmesPath entries the SecretProviderClass writes more than %d files, the most one may write; split the objects into several SecretProviderClasses, each mounted as its own volume",
-			label, maxFiles)
+			label, MaxFiles)
 	}
 	return nil
 }

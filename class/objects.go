@@ -97,7 +97,10 @@ func parseObject(i int, n *yaml.Node, c *Class, defaultMode int32, st *parseStat
 		return o, invalidArg("%s: %s gives file name %q, which %s; set an objectAlias that is a relative path without \"..\"", label, what, o.FileName, why)
 	}
 
-	if o.JMESPath, err = parseJMESPath(label, f[keyJMESPath], c.PathTranslation, o.Mode, st); err != nil {
+	if err := readObjectOptions(label, f, &o); err != nil {
+		return o, err
+	}
+	if o.JMESPath, err = parseJMESPath(label, f[keyJMESPath], c.PathTranslation, &o, st); err != nil {
 		return o, err
 	}
 	if o.Failover, err = parseFailover(label, f[keyFailoverObject], &o, svc, c, st); err != nil {

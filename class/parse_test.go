@@ -77,6 +77,9 @@ func TestParseClassAcceptsEveryField(t *testing.T) {
 		"- objectName: app-flag",
 		"  objectType: ssmparameter",
 		"  objectVersionLabel: prod",
+		"  jsonKeysAsFiles: true",
+		"  optional: true",
+		"  objectEncoding: base64",
 	)
 	c := mustParse(t, mountAttrs(objects,
 		"region", "us-east-1",
@@ -106,7 +109,8 @@ func TestParseClassAcceptsEveryField(t *testing.T) {
 				},
 			},
 			{Index: 1, Name: "/app/config", Type: provider.ParameterStore, Version: "7", Mode: 0o644, FileName: "-app-config"},
-			{Index: 2, Name: "app-flag", Type: provider.ParameterStore, VersionLabel: "prod", Mode: 0o644, FileName: "app-flag"},
+			{Index: 2, Name: "app-flag", Type: provider.ParameterStore, VersionLabel: "prod", Mode: 0o644, FileName: "app-flag",
+				JSONKeysAsFiles: true, Optional: true, Encoding: class.EncodingBase64},
 		},
 	}
 	for _, o := range c.Objects {

@@ -6,6 +6,7 @@ package examples_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -48,8 +49,63 @@ var wantFiles = map[string][]string{
 		"db-host 0440", "db-password 0400", "db-port 0440", "db-replica-host 0440", "db-username 0440",
 		"orders-db.json 0440",
 	},
-	"failover.yaml/api-secrets-failover":         {"api-token 0644", "signing-key 0644"},
+	"failover.yaml/api-secrets-failover": {"api-token 0644", "signing-key 0644"},
+	"json-keys.yaml/payments-config": {
+		"api-host 0400", "api_url 0440", "config.json 0440", "flags_fast-path 0440", "retry 0440", "timeout_ms 0440",
+	},
+	"encoding.yaml/payments-keys":                {"ca.pem 0644", "client.key 0400", "hmac.key 0400", "keystore.jks 0644", "tls.json 0644"},
+	"optional.yaml/payments-optional":            {"db-password 0644"},
 	"demo/secretproviderclass.yaml/demo-secrets": {"api-key 0644", "db-password 0400", "db-username 0644", "demo_db-credentials 0644"},
+}
+
+// exampleValues are the values the comments of the classes whose files
+// depend on them give, by object (nil: the object does not exist). Their
+// files are built from these, as a Mount would build them.
+var exampleValues = map[string][]*string{
+	"json-keys.yaml/payments-config": {str(`{"api_url":"https://pay.internal","timeout_ms":2500,"retry":{"max":3,"backoff":"exp"},"flags/fast-path":true}`)},
+	"encoding.yaml/payments-keys": {
+		str(base64.StdEncoding.EncodeToString([]byte{0xfe, 0xed, 0xfe, 0xed, 0, 0, 0, 2})),
+		str(`{"ca":"` + base64.StdEncoding.EncodeToString([]byte("-----BEGIN CERTIFICATE-----")) + `","client_key":"` +
+			base64.StdEncoding.EncodeToString([]byte("-----BEGIN PRIVATE KEY-----")) + `"}`),
+		str("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"),
+	},
+	"optional.yaml/payments-optional": {str("s3cr3t"), nil, nil},
+}
+
+// wantContents are files of those classes whose contents the comments say.
+var wantContents = map[string]map[string]string{
+	"json-keys.yaml/payments-config": {"api_url": "https://pay.internal", "timeout_ms": "2500",
+		"retry": `{"backoff":"exp","max":3}`, "flags_fast-path": "true", "api-host": "pay.internal"},
+	"encoding.yaml/payments-keys": {"ca.pem": "-----BEGIN CERTIFICATE-----", "client.key": "-----BEGIN PRIVATE KEY-----",
+		"keystore.jks": "\xfe\xed\xfe\xed\x00\x00\x00\x02"},
+}
+
+func str(s string) *string { return &s }
+
+// builtFiles builds the files of the class key from exampleValues, and
+// checks the contents wantContents gives; "path mode" each.
+func builtFiles(t *testing.T, key string, parsed *spclass.Class) []string {
+	t.Helper()
+	values := make([]provider.Value, len(exampleValues[key]))
+	for i, v := range exampleValues[key] {
+		if v == nil {
+			values[i] = provider.Value{Missing: true}
+		} else {
+			values[i] = provider.Value{Data: []byte(*v), Version: "v1"}
+		}
+	}
+	files, err := provider.BuildFiles(parsed, values, 0)
+	if err != nil {
+		t.Fatalf("BuildFiles over the values the comment gives: %v", err)
+	}
+	var got []string
+	for _, f := range files {
+		got = append(got, fmt.Sprintf("%s %04o", f.Path, f.Mode))
+		if want, ok := wantContents[key][f.Path]; ok && string(f.Contents) != want {
+			t.Errorf("file %s = %q, want %q", f.Path, f.Contents, want)
+		}
+	}
+	return got
 }
 
 // class is the part of a SecretProviderClass the provider sees.
@@ -143,6 +199,9 @@ func TestEveryExampleClassParsesAndMountsTheFilesItDocuments(t *testing.T) {
 				for _, j := range o.JMESPath {
 					got = append(got, fmt.Sprintf("%s %04o", j.FileName, j.Mode))
 				}
+			}
+			if _, ok := exampleValues[key]; ok {
+				got = builtFiles(t, key, parsed)
 			}
 			slices.Sort(got)
 			want, ok := wantFiles[key]

@@ -307,6 +307,12 @@ func valueSize(v any, limit int) int {
 	return slotBytes
 }
 
+// JSONSize bounds the length of the JSON text encoding/json writes for v,
+// a value Evaluate returned (or encoding/json decoded), without producing
+// it: it stops counting once past limit, so its cost is bounded by limit
+// however large v is.
+func JSONSize(v any, limit int) int { return jsonSize(v, limit) }
+
 // jsonSize bounds the length of encoding/json's text for v (to_string's
 // result) without producing it, stopping once past limit. Strings count
 // their escapes: six bytes for a control character, <, > or &, an invalid

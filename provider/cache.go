@@ -108,10 +108,19 @@ func (c *valueCache) lookup(key string, notBefore time.Time) (cacheEntry, freshn
 	return e, stale
 }
 
-// get returns a fresh value for key.
-func (c *valueCache) get(key string, notBefore time.Time) (Value, time.Time, bool) {
+// get returns a fresh value for key; a fresh absence (Value.Missing, an
+// optional object AWS said does not exist) only when absentOK.
+func (c *valueCache) get(key string, notBefore time.Time, absentOK bool) (Value, time.Time, bool) {
 	e, f := c.lookup(key, notBefore)
-	return e.value, e.confirmedAt, f == fresh
+	return e.value, e.confirmedAt, f == fresh && (absentOK || !e.value.Missing)
+}
+
+// putAbsent records that AWS said, in a read that started at confirmedAt,
+// that the object of key does not exist: the value it held is gone, and
+// optional objects of this identity are left out without a read until the
+// TTL (docs/compatibility.md, fields the reference does not have). Only an optional read is ever served an absence.
+func (c *valueCache) putAbsent(key string, confirmedAt time.Time) {
+	c.put(key, Value{Missing: true}, false, confirmedAt)
 }
 
 // servableStale returns the value for key when AWS confirmed it within
@@ -166,14 +175,19 @@ func (c *valueCache) confirm(key string, confirmedAt time.Time) (Value, bool) {
 	return e.value, true
 }
 
-// remove forgets key: AWS refused it to this identity, or it no longer
-// exists, so it must not be served again, not even as a stale value.
-func (c *valueCache) remove(key string) {
+// remove forgets key: AWS refused it to this identity, so it must not be
+// served again, not even as a stale value. keepAbsence keeps an absence:
+// the read that learnt the object does not exist recorded it there in
+// place of the value.
+func (c *valueCache) remove(key string, keepAbsence bool) {
 	if !c.enabled() {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if e, ok := c.lru.Peek(key); ok && keepAbsence && e.value.Missing {
+		return
+	}
 	c.lru.Remove(key)
 }
 

@@ -35,6 +35,8 @@ type Fetcher struct {
 	// staleLogged remembers which objects were reported served stale, so
 	// that a brown-out logs one line per object, not one per Mount.
 	staleLogged *expiringSet
+	// missingLogged does the same for optional objects left out.
+	missingLogged *expiringSet
 	// background tracks failover checks so tests and shutdown can wait.
 	background sync.WaitGroup
 }
@@ -68,7 +70,8 @@ type FetcherOptions struct {
 	// OnFailoverProblem is told when a background failover check finds an
 	// object the failover region would not serve (default: log it).
 	OnFailoverProblem func(err error)
-	// Observer is told of every stale value served (metrics); optional.
+	// Observer is told of every value cache lookup, every stale value
+	// served and every optional object left out (metrics); optional.
 	Observer FetchObserver
 }
 
@@ -77,6 +80,15 @@ type FetchObserver interface {
 	// ObserveStaleValue counts a value served past its TTL because AWS
 	// could not be reached; service is "secretsmanager" or "ssmparameter".
 	ObserveStaleValue(service string)
+	// ObserveValueLookup counts one lookup of one object of a Mount in the
+	// value cache: hit when a fresh value was served from it, a miss
+	// otherwise (nothing held, or a value held past its TTL or older than
+	// the pod's previous Mount, which AWS must confirm or read again). Not
+	// called when the cache is off (CacheTTL 0).
+	ObserveValueLookup(hit bool)
+	// ObserveOptionalMissing counts an optional object a Fetch left out
+	// because it does not exist; service as above.
+	ObserveOptionalMissing(service string)
 }
 
 // NewFetcher returns a Fetcher over the long-lived clients in c.
@@ -111,6 +123,7 @@ func NewFetcher(c *Clients, opts FetcherOptions) *Fetcher {
 		noBatch:         newExpiringSet(4096, opts.Clock),
 		failoverChecked: newExpiringSet(4096, opts.Clock),
 		staleLogged:     newExpiringSet(4096, opts.Clock),
+		missingLogged:   newExpiringSet(4096, opts.Clock),
 	}
 }
 
@@ -134,6 +147,9 @@ type FetchRequest struct {
 	// it is served from the cache (docs/design.md, invariant 8), so a
 	// rotated secret reaches every pod within two of its own republishes.
 	NotBefore time.Time
+	// background marks the reads of a background failover check, whose
+	// cache lookups are not a Mount's and are not counted.
+	background bool
 }
 
 // objectRead is one object to read in one region: the object itself in
@@ -145,6 +161,10 @@ type objectRead struct {
 	name         string
 	version      string
 	versionLabel string
+	// optional: when the object does not exist, it is left out
+	// (Value.Missing) instead of failing. Not part of the cache key: an
+	// optional and a plain read of one object share its value.
+	optional bool
 }
 
 // Fetch reads every object of req.Mount.Class and returns values[i] for
@@ -199,6 +219,7 @@ func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) ([]Value, error) 
 	if len(out) > 0 {
 		return nil, joinFailures(out)
 	}
+	f.reportMissing(req, p, errs, values)
 	return values, nil
 }
 
@@ -243,7 +264,7 @@ func planReads(c *class.Class) (plan, error) {
 		if err != nil {
 			return plan{}, err
 		}
-		p.primary[i] = objectRead{index: i, svc: svc, name: o.Name, version: o.Version, versionLabel: o.VersionLabel}
+		p.primary[i] = objectRead{index: i, svc: svc, name: o.Name, version: o.Version, versionLabel: o.VersionLabel, optional: o.Optional}
 		p.failover[i] = p.primary[i]
 		if fo := o.Failover; fo != nil {
 			p.failover[i].name, p.failover[i].version, p.failover[i].versionLabel = fo.Name, fo.Version, fo.VersionLabel
@@ -272,7 +293,7 @@ func (f *Fetcher) checkFailover(req FetchRequest, reads []objectRead) {
 		ctx, cancel := context.WithTimeout(context.Background(), f.opts.CallTimeout)
 		defer cancel()
 		values := make([]Value, len(c.Objects))
-		errs := f.read(ctx, FetchRequest{Scope: req.Scope, Credentials: req.Credentials}, c.FailoverRegion, reads, values)
+		errs := f.read(ctx, FetchRequest{Scope: req.Scope, Credentials: req.Credentials, background: true}, c.FailoverRegion, reads, values)
 		for i, err := range errs {
 			if err != nil && failure.IsClientFault(err) {
 				o := c.Objects[i]

@@ -345,13 +345,18 @@ func TestStaleValuesCoverServerFaultsNeverDenials(t *testing.T) {
 	})
 }
 
+// staleCounter is the Fetcher's observer in tests: stale values served
+// and optional objects left out.
 type staleCounter struct {
-	mu sync.Mutex
-	n  int
+	mu         sync.Mutex
+	n, missing int
 }
 
-func (s *staleCounter) ObserveStaleValue(string) { s.mu.Lock(); s.n++; s.mu.Unlock() }
-func (s *staleCounter) count() int               { s.mu.Lock(); defer s.mu.Unlock(); return s.n }
+func (s *staleCounter) ObserveStaleValue(string)      { s.mu.Lock(); s.n++; s.mu.Unlock() }
+func (s *staleCounter) ObserveOptionalMissing(string) { s.mu.Lock(); s.missing++; s.mu.Unlock() }
+func (s *staleCounter) count() int                    { s.mu.Lock(); defer s.mu.Unlock(); return s.n }
+func (s *staleCounter) missingCount() int             { s.mu.Lock(); defer s.mu.Unlock(); return s.missing }
+func (s *staleCounter) ObserveValueLookup(bool)       {}
 
 func TestTTLZeroReadsAWSOnEveryFetch(t *testing.T) {
 	e := newFetchEnv(t, FetcherOptions{CacheTTL: 0})

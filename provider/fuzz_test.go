@@ -59,3 +59,55 @@ func FuzzBuildFiles(f *testing.F) {
 		}
 	})
 }
+
+// FuzzJSONFiles builds the files of a jsonKeysAsFiles object with a
+// jmesPath entry and an objectEncoding over any value: it fails only with
+// a classified error that does not quote the value, within the allocation
+// bound, and otherwise names every file validly and once.
+func FuzzJSONFiles(f *testing.F) {
+	for _, seed := range []struct {
+		value []byte
+		enc   byte
+	}{
+		{[]byte(dbJSON), 0},
+		{[]byte(`{"a":"aGk=","b":{"c":[1,2]},"n":5}`), 1},
+		{[]byte(`{"a/b":"6869","a_b":"x"}`), 3},
+		{[]byte(`{"..":"x","":"y"}`), 0},
+		{[]byte(`["not","an","object"]`), 2},
+		{[]byte(`{"k":null}`), 0},
+		{[]byte(`{"db":"collides with the object's file"}`), 0},
+	} {
+		f.Add(seed.value, seed.enc)
+	}
+	encodings := []class.Encoding{class.EncodingUTF8, class.EncodingBase64, class.EncodingBase64URL, class.EncodingHex}
+	f.Fuzz(func(t *testing.T, value []byte, enc byte) {
+		c := &class.Class{PathTranslation: "_", Objects: []class.Object{{
+			Name: "db", Type: SecretsManager, FileName: "db", Mode: 0o644, JSONKeysAsFiles: true,
+			Encoding: encodings[int(enc)%len(encodings)],
+			JMESPath: []class.JMESPathFile{{Path: "a", FileName: "out", Mode: 0o600}},
+		}}}
+		var files []File
+		var err error
+		testkit.BoundAllocations(t, func() { files, err = BuildFiles(c, []Value{{Data: value, Version: "v1"}}, 1<<20) })
+		if err != nil {
+			if k := failure.KindOf(err); k != failure.InvalidArgument && k != failure.TooLarge {
+				t.Fatalf("BuildFiles error of kind %v: %v", k, err)
+			}
+			if len(value) >= 24 && strings.Contains(err.Error(), string(value)) {
+				t.Fatalf("error %q reveals the value", err)
+			}
+			return
+		}
+		seen := map[string]bool{}
+		for _, fl := range files {
+			testkit.CheckAcceptedPath(t, fl.Path)
+			if seen[fl.Path] {
+				t.Fatalf("two files named %q", fl.Path)
+			}
+			seen[fl.Path] = true
+		}
+		if !seen["db"] || !seen["out"] {
+			t.Fatalf("files %v lack the object's or the entry's", seen)
+		}
+	})
+}

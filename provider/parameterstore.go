@@ -95,12 +95,17 @@ func (r *regionRead) readParameterBatch(ctx context.Context, batch []string, byS
 	f := r.f
 	api := f.clients.ParameterStore(r.region)
 	keyOf := func(sel string) string { return r.key(bySelector[sel][0]) }
-	key := "ssm\x00" + r.scope + "\x00" + r.region + "\x00" + strings.Join(batch, "\x00")
+	var idx []int
+	for _, sel := range batch {
+		idx = append(idx, bySelector[sel]...)
+	}
+	lenient := r.allOptional(idx)
+	key := "ssm\x00" + r.scope + "\x00" + r.region + "\x00" + strings.Join(batch, "\x00") + flightSuffix(lenient)
 	found, err := joinFreshFlight(ctx, r, key, func(ctx context.Context, notBefore time.Time) (map[string]Value, time.Time, error) {
 		cached := map[string]Value{}
 		var oldest time.Time
 		for _, sel := range batch {
-			if v, at, ok := f.cache.get(keyOf(sel), notBefore); ok {
+			if v, at, ok := f.cache.get(keyOf(sel), notBefore, lenient); ok {
 				cached[sel] = v
 				if oldest.IsZero() || at.Before(oldest) {
 					oldest = at
@@ -117,8 +122,12 @@ func (r *regionRead) readParameterBatch(ctx context.Context, batch []string, byS
 			return nil, readAt, err
 		}
 		found := matchParameters(batch, out.Parameters)
-		for sel, v := range found {
-			f.cache.put(keyOf(sel), v, false, readAt)
+		for _, sel := range batch {
+			if v, ok := found[sel]; ok {
+				f.cache.put(keyOf(sel), v, false, readAt)
+			} else {
+				f.cache.putAbsent(keyOf(sel), readAt)
+			}
 		}
 		return found, readAt, nil
 	})

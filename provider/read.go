@@ -43,11 +43,14 @@ func (f *Fetcher) read(ctx context.Context, req FetchRequest, region string, rea
 	byService := map[*service][]int{}
 	for j, l := range reads {
 		e, fr := f.cache.lookup(r.key(j), req.NotBefore)
-		if fr == fresh {
+		if f.opts.Observer != nil && f.cache.enabled() && !req.background {
+			f.opts.Observer.ObserveValueLookup(fr == fresh && (!e.value.Missing || l.optional))
+		}
+		if fr == fresh && (!e.value.Missing || l.optional) {
 			values[l.index] = e.value
 			continue
 		}
-		r.held[j] = fr == stale
+		r.held[j] = fr == stale && !e.value.Missing
 		byService[l.svc] = append(byService[l.svc], j)
 	}
 	// Each service reads its objects at the same time as the others.
@@ -56,12 +59,26 @@ func (f *Fetcher) read(ctx context.Context, req FetchRequest, region string, rea
 		wg.Go(func() { svc.read(r, ctx, idx) })
 	}
 	wg.Wait()
+	r.settle()
+	return r.errs
+}
+
+// settle applies what AWS said to the cache and to optional objects: a
+// client fault removes the cached value (a missing object's read already
+// recorded the absence in its place), and an optional object that does
+// not exist is left out instead of failing (docs/compatibility.md).
+func (r *regionRead) settle() {
 	for j, err := range r.errs {
-		if err != nil && failure.IsClientFault(err) {
-			f.cache.remove(r.key(j))
+		l := r.reads[j]
+		switch {
+		case err == nil:
+		case l.optional && isAbsent(err):
+			r.errs[j] = nil
+			r.values[l.index] = Value{Missing: true}
+		case failure.IsClientFault(err):
+			r.f.cache.remove(r.key(j), isAbsent(err))
 		}
 	}
-	return r.errs
 }
 
 // serveStale fills values[i] with the last good value of object i when both
@@ -88,7 +105,7 @@ func (f *Fetcher) serveStale(req FetchRequest, p plan, i int, err, ferr error, v
 	for _, cand := range candidates {
 		key := cacheKey(req.Scope, cand.region, cand.l)
 		e, ok := f.cache.servableStale(key)
-		if !ok {
+		if !ok || (e.value.Missing && !cand.l.optional) {
 			continue
 		}
 		values[i] = e.value
@@ -97,7 +114,11 @@ func (f *Fetcher) serveStale(req FetchRequest, p plan, i int, err, ferr error, v
 		}
 		if f.staleLogged.addIfAbsent(key, f.opts.StaleMax) {
 			o := c.Objects[i]
-			klog.InfoS("serving the last good value: AWS could not be reached", "object", o.Label(),
+			what := "serving the last good value: AWS could not be reached"
+			if e.value.Missing {
+				what = "leaving an optional object out as AWS last said it is missing: AWS could not be reached"
+			}
+			klog.InfoS(what, "object", o.Label(),
 				"service", cand.l.svc.noun, "region", cand.region, "confirmedAgo", f.opts.Clock().Sub(e.confirmedAt).Round(time.Second),
 				"staleMax", f.opts.StaleMax, "cause", failure.Describe(err))
 		}

@@ -109,11 +109,16 @@ func (r *regionRead) readSecrets(ctx context.Context, idx []int) {
 // returns the reads that must be asked for one by one.
 func (r *regionRead) readBatch(ctx context.Context, api SecretsManagerAPI, chunk []string, byID map[string][]int) (single []int) {
 	f := r.f
-	key := "smbatch\x00" + r.scope + "\x00" + r.region + "\x00" + strings.Join(chunk, "\x00")
+	var idx []int
+	for _, id := range chunk {
+		idx = append(idx, byID[id]...)
+	}
+	lenient := r.allOptional(idx)
+	key := "smbatch\x00" + r.scope + "\x00" + r.region + "\x00" + strings.Join(chunk, "\x00") + flightSuffix(lenient)
 	results, err := joinFreshFlight(ctx, r, key, func(ctx context.Context, notBefore time.Time) (map[string]secretResult, time.Time, error) {
 		// A caller that missed the cache just before the previous flight
 		// stored its answer finds it here, not in AWS.
-		if cached, at, ok := r.cachedSecrets(chunk, byID, notBefore); ok {
+		if cached, at, ok := r.cachedSecrets(chunk, byID, notBefore, lenient); ok {
 			return cached, at, nil
 		}
 		readAt := f.opts.Clock()
@@ -121,8 +126,11 @@ func (r *regionRead) readBatch(ctx context.Context, api SecretsManagerAPI, chunk
 		for id, sr := range res {
 			sr.at = readAt
 			res[id] = sr
-			if sr.err == nil {
+			switch {
+			case sr.err == nil:
 				f.cache.put(r.currentKey(id, byID), sr.value, false, readAt)
+			case isAbsent(sr.err):
+				f.cache.putAbsent(r.currentKey(id, byID), readAt)
 			}
 		}
 		return res, readAt, err
@@ -176,6 +184,8 @@ func (r *regionRead) applyBatch(j int, sr secretResult) (askAlone bool) {
 	// is not the last word on the pinned one (an IAM condition may allow
 	// only some versions): ask for the pinned version itself.
 	switch {
+	case sr.err == nil && sr.value.Missing:
+		return true // the current version is gone: ask for the pinned one
 	case sr.err == nil:
 		v, ok := r.f.cache.confirm(r.key(j), sr.at)
 		if !ok {
@@ -202,14 +212,17 @@ func (r *regionRead) readSingles(ctx context.Context, api SecretsManagerAPI, sin
 			defer func() { <-sem; wg.Done() }()
 			l := r.reads[j]
 			key := r.key(j)
-			v, err := joinFreshFlight(ctx, r, "sm\x00"+key, func(ctx context.Context, notBefore time.Time) (Value, time.Time, error) {
-				if v, at, ok := f.cache.get(key, notBefore); ok {
+			v, err := joinFreshFlight(ctx, r, "sm\x00"+key+flightSuffix(l.optional), func(ctx context.Context, notBefore time.Time) (Value, time.Time, error) {
+				if v, at, ok := f.cache.get(key, notBefore, l.optional); ok {
 					return v, at, nil
 				}
 				readAt := f.opts.Clock()
 				v, err := getSecret(ctx, api, r.creds, l)
-				if err == nil {
+				switch {
+				case err == nil:
 					f.cache.put(key, v, l.pinned(), readAt)
+				case isAbsent(err):
+					f.cache.putAbsent(key, readAt)
 				}
 				return v, readAt, err
 			})
@@ -230,12 +243,13 @@ func (r *regionRead) currentKey(id string, byID map[string][]int) string {
 }
 
 // cachedSecrets returns the cached current values of ids if every one is
-// fresh for notBefore, and the oldest of their confirmations.
-func (r *regionRead) cachedSecrets(ids []string, byID map[string][]int, notBefore time.Time) (map[string]secretResult, time.Time, bool) {
+// fresh for notBefore, and the oldest of their confirmations; an absence
+// counts only for a flight of optional reads alone (lenient).
+func (r *regionRead) cachedSecrets(ids []string, byID map[string][]int, notBefore time.Time, lenient bool) (map[string]secretResult, time.Time, bool) {
 	out := make(map[string]secretResult, len(ids))
 	var oldest time.Time
 	for _, id := range ids {
-		v, at, ok := r.f.cache.get(r.currentKey(id, byID), notBefore)
+		v, at, ok := r.f.cache.get(r.currentKey(id, byID), notBefore, lenient)
 		if !ok {
 			return nil, time.Time{}, false
 		}

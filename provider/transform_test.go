@@ -22,12 +22,18 @@ func jmesObject(paths ...string) *class.Object {
 	return o
 }
 
-// extractAll runs extractJMESPath and collects every result.
+// extractAll decodes data as BuildFiles does, runs extractJMESPath and
+// collects every file's contents.
 func extractAll(o *class.Object, data []byte) ([][]byte, error) {
+	doc, err := jsonDocument(o, data)
+	if err != nil {
+		return nil, err
+	}
 	out := make([][]byte, len(o.JMESPath))
-	err := extractJMESPath(o, data, jmes.NewBudget(), func(j int, s string) error {
-		out[j] = []byte(s)
-		return nil
+	err = extractJMESPath(o, doc, jmes.NewBudget(), func(j int, res any) error {
+		b, err := jmesPathSource(o, j).contents(res)
+		out[j] = b
+		return err
 	})
 	return out, err
 }
@@ -108,7 +114,7 @@ func TestJMESPathErrorsNeverQuoteTheValue(t *testing.T) {
 func TestDescribeResultNamesOnlyTheKind(t *testing.T) {
 	t.Parallel()
 	for kind, got := range map[string]string{
-		"nothing": describeResult(nil),
+		"null":    describeResult(nil),
 		"boolean": describeResult(true),
 		"number":  describeResult(3.5),
 		"object":  describeResult(map[string]any{"k": "secret"}),
@@ -124,7 +130,7 @@ func TestExtractJMESPathRefusesADocumentOverItsLimit(t *testing.T) {
 	t.Parallel()
 	big := []byte(`"` + strings.Repeat("x", jmes.MaxDocumentBytes) + `"`)
 	_, err := extractAll(jmesObject("@"), big)
-	if err == nil || !strings.Contains(err.Error(), `objects[0] "db": the value is 1.0 MiB, more than the 1.0 MiB a jmesPath entry may read`) {
+	if err == nil || !strings.Contains(err.Error(), `objects[0] "db": the value is 1.0 MiB, more than the 1.0 MiB a jmesPath entry or jsonKeysAsFiles may read`) {
 		t.Errorf("extractJMESPath over a value past 1 MiB = %v", err)
 	}
 }

@@ -7,4 +7,7 @@ type Value struct {
 	// Version is the Secrets Manager VersionId or the SSM version number of
 	// exactly this value.
 	Version string
+	// Missing says that the object does not exist and is optional: it
+	// has no files (Data and Version are empty).
+	Missing bool
 }

@@ -40,16 +40,22 @@ const stagePrefix = ".csi-aws-"
 // matter.
 //
 // Files in dir that are not in files are left alone, as the reference
-// provider leaves them: in this mode nobody removes a file an older class
-// wrote. (When the driver writes, it deletes them.) Callers must not run two
-// WriteFiles on one dir at once.
+// provider leaves them, unless the daemon wrote them: a hidden record
+// (recordName), written in the same all-or-nothing step, lists the files
+// each WriteFiles wrote, and the next removes those it no longer has (a
+// jsonKeysAsFiles key gone from the secret, an optional object gone from
+// AWS), with backups until the end like the files it replaces. (When the
+// driver writes, it deletes every file no longer listed.) Callers must not
+// run two WriteFiles on one dir at once.
 func WriteFiles(dir string, files []File) error {
-	return fileWriter{rename: (*os.Root).Rename}.write(dir, files)
+	return fileWriter{rename: (*os.Root).Rename, remove: (*os.Root).Remove}.write(dir, files)
 }
 
-// fileWriter holds the one step tests need to make fail after others succeed.
+// fileWriter holds the steps tests need to make fail after others succeed:
+// renaming a file into place, and removing a file no longer in the set.
 type fileWriter struct {
 	rename func(r *os.Root, oldname, newname string) error
+	remove func(r *os.Root, name string) error
 }
 
 // stagedFile is one file on its way in.
@@ -70,6 +76,11 @@ func (w fileWriter) write(dir string, files []File) (err error) {
 	}
 	defer root.Close()
 
+	recorded := readRecord(root)
+	if len(files) > 0 || recorded != nil {
+		files = append(files[:len(files):len(files)], recordFile(files))
+	}
+	gone := goneFiles(recorded, files)
 	mkdirs, err := planDirs(root, files)
 	if err != nil {
 		return err
@@ -83,17 +94,9 @@ func (w fileWriter) write(dir string, files []File) (err error) {
 			rollback(root, st, created)
 		}
 	}()
-
-	for _, d := range mkdirs {
-		if err := root.Mkdir(d, dirMode); err != nil {
-			return failure.Wrap(failure.Internal, err, "creating directory %q in the mount", d)
-		}
-		created = append(created, d)
-		if err := root.Chmod(d, dirMode); err != nil {
-			return failure.Wrap(failure.Internal, err, "setting the mode of directory %q in the mount", d)
-		}
+	if err := makeDirs(root, mkdirs, &created); err != nil {
+		return err
 	}
-
 	for i, f := range files {
 		st[i].target = f.Path
 		tmp, err := stageFile(root, f)
@@ -102,7 +105,42 @@ func (w fileWriter) write(dir string, files []File) (err error) {
 		}
 		st[i].tmp = tmp
 	}
+	if err := w.commit(root, st); err != nil {
+		return err
+	}
+	if err := removeGone(root, gone, &st, w.remove); err != nil {
+		return err
+	}
+	for _, s := range st {
+		if s.backup != "" {
+			_ = root.Remove(s.backup)
+		}
+	}
+	for _, p := range gone {
+		files = append(files, File{Path: p})
+	}
+	syncDirs(root, files)
+	return nil
+}
 
+// makeDirs creates the directories the files need, parents first, adding
+// each to created as it goes.
+func makeDirs(root *os.Root, mkdirs []string, created *[]string) error {
+	for _, d := range mkdirs {
+		if err := root.Mkdir(d, dirMode); err != nil {
+			return failure.Wrap(failure.Internal, err, "creating directory %q in the mount", d)
+		}
+		*created = append(*created, d)
+		if err := root.Chmod(d, dirMode); err != nil {
+			return failure.Wrap(failure.Internal, err, "setting the mode of directory %q in the mount", d)
+		}
+	}
+	return nil
+}
+
+// commit renames each staged file over its target, keeping a hard-linked
+// backup of the file it replaces.
+func (w fileWriter) commit(root *os.Root, st []stagedFile) error {
 	for i := range st {
 		s := &st[i]
 		fi, err := root.Lstat(s.target)
@@ -126,13 +164,6 @@ func (w fileWriter) write(dir string, files []File) (err error) {
 		}
 		s.tmp, s.done = "", true
 	}
-
-	for _, s := range st {
-		if s.backup != "" {
-			_ = root.Remove(s.backup)
-		}
-	}
-	syncDirs(root, files)
 	return nil
 }
 
@@ -149,6 +180,9 @@ func checkFileSet(files []File) error {
 		}
 		if seen[f.Path] {
 			return failure.New(failure.Internal, "cannot write file %q twice in one mount", f.Path)
+		}
+		if f.Path == recordName {
+			return failure.New(failure.Internal, "cannot write file %q: the daemon keeps the list of the files it wrote under that name; give the object that writes it another objectAlias", f.Path)
 		}
 		seen[f.Path] = true
 	}

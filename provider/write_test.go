@@ -55,6 +55,12 @@ func snapshotMount(t *testing.T, dir string) map[string]mountEntry {
 	return out
 }
 
+// recordEntry is the daemon's record of the files it wrote, as a pod sees
+// it in its mount.
+func recordEntry(paths ...string) mountEntry {
+	return mountEntry{Mode: 0o644, Data: `{"version":1,"files":["` + strings.Join(paths, `","`) + `"]}`}
+}
+
 func writeFile(t *testing.T, p, data string, mode fs.FileMode) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -96,6 +102,7 @@ func TestWriteFilesSetsExactModesWhateverTheUmask(t *testing.T) {
 		"app":          {fs.ModeDir | 0o755, ""},
 		"app/tls":      {fs.ModeDir | 0o755, ""},
 		"app/tls/cert": {0o640, "\x00\x01\x02\xff"},
+		recordName:     recordEntry("all", "app/tls/cert", "cfg", "db", "none", "ro"),
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("mount =\n%v\nwant\n%v", got, want)
@@ -126,6 +133,7 @@ func TestWriteFilesReplacesItsFilesAndLeavesOthersAlone(t *testing.T) {
 		"app":                 {fs.ModeDir | 0o755, ""},
 		"app/existing":        {0o600, "stays too"},
 		"app/new":             {0o644, "n"},
+		recordName:            recordEntry("app/new", "db"),
 	}
 	if got := snapshotMount(t, dir); !reflect.DeepEqual(got, want) {
 		t.Errorf("mount =\n%v\nwant\n%v", got, want)
@@ -165,7 +173,7 @@ func TestWriteFilesReplacesASymlinkWithoutFollowingIt(t *testing.T) {
 	if b, _ := os.ReadFile(outside); string(b) != "not yours" {
 		t.Errorf("the file outside the mount now holds %q", b)
 	}
-	want := map[string]mountEntry{"db": {0o600, "new"}}
+	want := map[string]mountEntry{"db": {0o600, "new"}, recordName: recordEntry("db")}
 	if got := snapshotMount(t, dir); !reflect.DeepEqual(got, want) {
 		t.Errorf("mount =\n%v\nwant\n%v", got, want)
 	}
@@ -273,6 +281,9 @@ func TestWriteFilesFailureLeavesTheMountUntouched(t *testing.T) {
 			w := tc.w
 			if w.rename == nil {
 				w.rename = (*os.Root).Rename
+			}
+			if w.remove == nil {
+				w.remove = (*os.Root).Remove
 			}
 			err := w.write(dir, tc.files)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {

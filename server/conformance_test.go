@@ -23,8 +23,10 @@ func errorsAs(err error, target any) bool { return errors.As(err, target) }
 // assumed-role credentials to the role's account.
 const role = "arn:aws:iam::123456789012:role/app"
 
-// mounted is what a pod sees: file name -> contents and mode, read through
-// the driver's ..data symlinks.
+// mounted is what a pod sees of its class's files: file name -> contents
+// and mode, read through the driver's ..data symlinks. The daemon's record
+// of the files it wrote in provider-writes mode (a hidden .csi-aws- file)
+// is none of them.
 type mounted map[string]struct {
 	data string
 	mode os.FileMode
@@ -38,7 +40,7 @@ func readMount(t *testing.T, dir string) mounted {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, path)
-		if strings.HasPrefix(rel, "..") || fi.IsDir() {
+		if strings.HasPrefix(rel, "..") || strings.HasPrefix(rel, ".csi-aws-") || fi.IsDir() {
 			return nil
 		}
 		st, err := os.Stat(path) // follows the driver's symlink

@@ -54,6 +54,12 @@ func TestCrossAccountRolesAreAssumedAfterThePodsOwnIdentity(t *testing.T) {
 					}
 				})
 			}
+			t.Run("each hop is counted as an exchange of its own", func(t *testing.T) {
+				hops := d.metric(t, "csi_provider_aws_credential_refreshes_total", map[string]string{"mode": "assume-role", "outcome": "ok"})
+				if hops != 3 {
+					t.Errorf("credential_refreshes_total{mode=assume-role,outcome=ok} = %v, want 3", hops)
+				}
+			})
 			t.Run("a republish of the first identity uses its cached chain", func(t *testing.T) {
 				before, reads := assumes(), d.calls.count("Secrets Manager", "BatchGetSecretValue", "us-west-2")
 				if _, err := d.mount(t, pod{ns: "team", name: "web2", sa: "app"}, irsa, t.TempDir()); err != nil {

@@ -29,14 +29,20 @@ type PanicObserver interface {
 // bounded to MaxRequestBytes, and a panic in any handler turned into an
 // Internal status for that one request (logged with its stack, which holds
 // no request data), so that no input can end the daemon and every other
-// pod's mounts with it. obs may be nil.
-func NewGRPCServer(s *Server, obs PanicObserver) *grpc.Server {
+// pod's mounts with it. Beside the driver's service it serves the standard
+// grpc.health.v1 service, which answers with ready: SERVING once the
+// daemon is ready, NOT_SERVING while it starts and once it stops. obs and
+// ready may be nil (no health service).
+func NewGRPCServer(s *Server, obs PanicObserver, ready *Readiness) *grpc.Server {
 	g := grpc.NewServer(
 		grpc.MaxRecvMsgSize(MaxRequestBytes),
 		grpc.StatsHandler(statsHandler{}),
 		grpc.ChainUnaryInterceptor(recoverPanics(obs)),
 	)
 	v1alpha1.RegisterCSIDriverProviderServer(g, s)
+	if ready != nil {
+		ready.register(g)
+	}
 	return g
 }
 

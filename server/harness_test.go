@@ -178,6 +178,8 @@ type daemon struct {
 	socket  string
 	calls   *callCounter
 	metrics *server.Metrics
+	ready   *server.Readiness
+	conn    *grpc.ClientConn
 	client  v1alpha1.CSIDriverProviderClient
 	stop    func() // stops serving at once (a crash), idempotent
 }
@@ -236,7 +238,7 @@ func startDaemon(t testing.TB, o daemonOptions) *daemon {
 	pi := auth.NewPodIdentity(auth.PodIdentityOptions{IPv4Endpoint: o.podIdentityURL, IPv6Endpoint: o.podIdentityURL})
 	credOpts := auth.CredentialsOptions{Roles: kubeClient,
 		Providers: map[auth.Mode]auth.Provider{auth.ModeIRSA: irsa, auth.ModePodIdentity: pi}, Scope: o.cacheScope,
-		Chain: auth.NewChain(func(region string) auth.AssumeRoleAPI { return clients.STS(region) })}
+		Observer: metrics, Chain: auth.NewChain(func(region string) auth.AssumeRoleAPI { return clients.STS(region) })}
 	if o.tokenFallback {
 		credOpts.Tokens = kubeClient
 	}
@@ -247,10 +249,11 @@ func startDaemon(t testing.TB, o daemonOptions) *daemon {
 	if o.mountTimeout == 0 {
 		o.mountTimeout = 20 * time.Second
 	}
+	fetcher := provider.NewFetcher(clients, provider.FetcherOptions{CacheTTL: o.cacheTTL, StaleMax: o.staleMax, Observer: metrics})
+	metrics.WatchCache(fetcher.CacheStats)
 	srv, err := server.New(server.Options{
-		Credentials: creds,
-		Fetcher: provider.NewFetcher(clients, provider.FetcherOptions{CacheTTL: o.cacheTTL, StaleMax: o.staleMax,
-			Observer: metrics}),
+		Credentials:             creds,
+		Fetcher:                 fetcher,
 		Regions:                 kube.NewRegions(kubeClient, o.envRegion, "node-1"),
 		Catalog:                 spclass.Catalog{Services: provider.Services(), Modes: auth.Modes()},
 		DriverWritesSecrets:     o.driverWritesSecrets,
@@ -263,29 +266,39 @@ func startDaemon(t testing.TB, o daemonOptions) *daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sock := o.socket
-	if sock == "" {
+	d := &daemon{socket: o.socket, calls: calls, metrics: metrics}
+	d.serve(t, srv)
+	return d
+}
+
+// serve serves srv on d.socket (a new one when empty) as main.go does, and
+// connects d's client to it.
+func (d *daemon) serve(t testing.TB, srv *server.Server) {
+	t.Helper()
+	if d.socket == "" {
 		dir, err := os.MkdirTemp("", "csi-provider-aws-sock-") // short path: unix socket names are limited
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { os.RemoveAll(dir) })
-		sock = filepath.Join(dir, "aws.sock")
+		d.socket = filepath.Join(dir, "aws.sock")
 	}
-	lis, err := server.Listen(sock)
+	lis, err := server.Listen(d.socket)
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := server.NewGRPCServer(srv, metrics)
+	d.ready = server.NewReadiness(d.metrics)
+	g := server.NewGRPCServer(srv, d.metrics, d.ready)
 	go func() { _ = g.Serve(lis) }()
 	t.Cleanup(g.Stop)
+	d.stop = g.Stop
+	d.ready.Serving() // as main.go does once kube.Start has returned and the socket listens
 
-	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
+	if d.conn, err = grpc.NewClient("unix://"+d.socket, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { conn.Close() })
-	return &daemon{socket: sock, calls: calls, metrics: metrics, client: v1alpha1.NewCSIDriverProviderClient(conn), stop: g.Stop}
+	t.Cleanup(func() { d.conn.Close() })
+	d.client = v1alpha1.NewCSIDriverProviderClient(d.conn)
 }
 
 // metric returns the value of the daemon's counter or gauge name whose

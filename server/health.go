@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,13 +16,14 @@ import (
 // Health serves /healthz, /readyz and /metrics on its own mux.
 type Health struct {
 	socket string
-	ready  atomic.Bool
+	ready  *Readiness
 	mux    *http.ServeMux
 }
 
-// NewHealth checks the provider socket at socketPath and exposes reg.
-func NewHealth(socketPath string, reg *prometheus.Registry) *Health {
-	h := &Health{socket: socketPath, mux: http.NewServeMux()}
+// NewHealth checks the provider socket at socketPath, answers /readyz with
+// ready and exposes reg.
+func NewHealth(socketPath string, reg *prometheus.Registry, ready *Readiness) *Health {
+	h := &Health{socket: socketPath, ready: ready, mux: http.NewServeMux()}
 	h.mux.HandleFunc("/healthz", h.healthz)
 	h.mux.HandleFunc("/readyz", h.readyz)
 	if reg != nil {
@@ -31,9 +31,6 @@ func NewHealth(socketPath string, reg *prometheus.Registry) *Health {
 	}
 	return h
 }
-
-// SetReady marks the daemon ready (serving) or not (starting, stopping).
-func (h *Health) SetReady(ready bool) { h.ready.Store(ready) }
 
 func (h *Health) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
@@ -50,7 +47,7 @@ func (h *Health) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Health) readyz(w http.ResponseWriter, r *http.Request) {
-	if !h.ready.Load() {
+	if !h.ready.Ready() {
 		http.Error(w, "not ready", http.StatusServiceUnavailable)
 		return
 	}

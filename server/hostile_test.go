@@ -172,10 +172,16 @@ func hostileCases() []hostileCase {
 		{name: "more than 10,000 function calls fail with the budget message", params: obj("map(&to_string(@), nums)"),
 			code: res, want: []string{"it calls functions more than 10000 times, the most one jmesPath entry may"}, most: 16 * mib},
 		{name: "jmesPath over a 1.5 MiB value is refused", params: class("- objectName: huge\n  objectType: secretsmanager\n  jmesPath: [{path: a, objectAlias: a}]\n"),
-			code: res, want: []string{`objects[0] "huge": the value is 1.5 MiB, more than the 1.0 MiB a jmesPath entry may read`}, most: 24 * mib},
+			code: res, want: []string{`objects[0] "huge": the value is 1.5 MiB, more than the 1.0 MiB a jmesPath entry or jsonKeysAsFiles may read`}, most: 24 * mib},
 		{name: "100 copies of a 500 KiB field stop at the driver's limit", params: class("- objectName: big\n  objectType: secretsmanager\n  jmesPath:\n" +
 			list(100, func(j int) string { return fmt.Sprintf("    - {path: f, objectAlias: c%d}\n", j) })),
 			code: res, want: []string{"the mount's files add up to at least", "split them"}, most: 24 * mib},
+
+		// jsonKeysAsFiles and objectEncoding over the secret's value.
+		{name: "jsonKeysAsFiles over 40,000 keys is refused by the class's file count", params: class("- {objectName: manykeys, objectType: secretsmanager, jsonKeysAsFiles: true}\n"),
+			code: inv, want: []string{`objects[0] "manykeys": jsonKeysAsFiles: the value has 40000 top-level keys`, "more than the 1000 one may write"}, most: 32 * mib},
+		{name: "a key's string that is not valid hex is refused without quoting it", params: class("- {objectName: db, objectType: secretsmanager, jsonKeysAsFiles: true, objectEncoding: hex}\n"),
+			code: inv, want: []string{`objects[0] "db": jsonKeysAsFiles key "m" holds a string that is not valid hex (objectEncoding hex)`}, most: 8 * mib},
 
 		// The request's own fields.
 		{name: "attributes over 256 KiB are refused before decoding", attributes: `{"x":"` + strings.Repeat("x", 300<<10) + `"}`,
@@ -205,6 +211,7 @@ func TestHostileClassesCannotTakeTheDaemonDown(t *testing.T) {
 	fake.PutSecretString("us-west-2", "db", string(value))
 	fake.PutSecretString("us-west-2", "huge", `"`+strings.Repeat(marker, 1536<<10/len(marker))+`"`)
 	fake.PutSecretString("us-west-2", "big", `{"f":"`+strings.Repeat(marker, 500<<10/len(marker))+`"}`)
+	fake.PutSecretString("us-west-2", "manykeys", "{"+strings.TrimSuffix(list(40_000, func(i int) string { return fmt.Sprintf(`"k%d":"`+marker+`",`, i) }), ",")+"}")
 	d := startDaemon(t, daemonOptions{endpoint: url, driverWritesSecrets: true, cacheTTL: time.Hour, kube: cluster(serviceAccount("team", "app", role))})
 	p := pod{ns: "team", name: "p", sa: "app"}
 	ordinary := obj("user", "to_string(length(words))")
@@ -298,7 +305,11 @@ func TestAHundredPodsOfOneHostileClassAtOnce(t *testing.T) {
 	fake, url := startFake(t)
 	value, _ := json.Marshal(map[string]any{"nums": make([]int, 20_000), "m": marker})
 	fake.PutSecretString("us-west-2", "db", string(value))
-	d := startDaemon(t, daemonOptions{endpoint: url, driverWritesSecrets: true, cacheTTL: time.Hour, kube: cluster(serviceAccount("team", "app", role))})
+	// The Mounts queue for the evaluation slots (one per CPU): under -race on
+	// a loaded 2-core machine that takes longer than the default 20s, and
+	// this test measures memory, not time.
+	d := startDaemon(t, daemonOptions{endpoint: url, driverWritesSecrets: true, cacheTTL: time.Hour, mountTimeout: 4 * time.Minute,
+		kube: cluster(serviceAccount("team", "app", role))})
 	// Each Mount's two entries build about 2.6 MB each, within every
 	// budget; the class is hostile only by how many pods mount it at once.
 	params := obj("to_string(length([nums, nums, nums, nums][]))", "to_string(length([nums, nums, nums][]))")

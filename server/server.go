@@ -46,8 +46,10 @@ type Fetcher interface {
 	Fetch(ctx context.Context, req provider.FetchRequest) ([]provider.Value, error)
 }
 
-// MountObserver is told the outcome of every Mount (metrics, benchmarks).
+// MountObserver is told when every Mount starts and how it ended (metrics,
+// benchmarks): MountStarted, then ObserveMount once.
 type MountObserver interface {
+	MountStarted()
 	ObserveMount(outcome string, took time.Duration)
 }
 
@@ -137,6 +139,9 @@ func (s *Server) Version(context.Context, *v1alpha1.VersionRequest) (*v1alpha1.V
 // MountResponse.error is never set, since the driver would drop the message.
 func (s *Server) Mount(ctx context.Context, req *v1alpha1.MountRequest) (*v1alpha1.MountResponse, error) {
 	start := time.Now()
+	if s.opts.Observer != nil {
+		s.opts.Observer.MountStarted()
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.MountTimeout)
 	defer cancel()
 
@@ -150,6 +155,8 @@ func (s *Server) Mount(ctx context.Context, req *v1alpha1.MountRequest) (*v1alph
 		s.opts.Observer.ObserveMount(outcome, took)
 	}
 	// One audit line per Mount: who, what, outcome; never a value or token.
+	// Each is a key of its own (a field with --logging-format=json; the pod
+	// as its name and namespace).
 	kv := []any{"pod", m.pod, "secretProviderClass", m.class, "serviceAccount", m.serviceAccount,
 		"identity", m.identity, "region", m.region, "files", m.files, "outcome", outcome, "duration", took.Round(time.Microsecond)}
 	if err != nil {
@@ -162,16 +169,17 @@ func (s *Server) Mount(ctx context.Context, req *v1alpha1.MountRequest) (*v1alph
 
 // mountRecord is what the audit line says about one Mount.
 type mountRecord struct {
-	pod, class, serviceAccount, identity, region string
-	files                                        int
-	resp                                         *v1alpha1.MountResponse
+	pod                                     klog.ObjectRef
+	class, serviceAccount, identity, region string
+	files                                   int
+	resp                                    *v1alpha1.MountResponse
 }
 
 func (s *Server) mount(ctx context.Context, req *v1alpha1.MountRequest, start time.Time) (mountRecord, error) {
 	var rec mountRecord
 	m, err := s.requests.Parse(ctx, req)
 	if m != nil {
-		rec.pod, rec.class, rec.serviceAccount, rec.region = m.Pod.String(), m.ClassName, m.Pod.ServiceAccount, m.Region
+		rec.pod, rec.class, rec.serviceAccount, rec.region = klog.KRef(m.Pod.Namespace, m.Pod.Name), m.ClassName, m.Pod.ServiceAccount, m.Region
 	}
 	if err != nil {
 		return rec, err
@@ -187,7 +195,7 @@ func (s *Server) mount(ctx context.Context, req *v1alpha1.MountRequest, start ti
 		return rec, err
 	}
 	rec.files = len(files)
-	if rec.resp, err = s.answer(ctx, m, files); err != nil {
+	if rec.resp, err = s.answer(ctx, m, files, provider.LeftOut(m.Class, values)); err != nil {
 		return rec, err
 	}
 	s.republish.mounted(pod, target, start)
@@ -196,11 +204,16 @@ func (s *Server) mount(ctx context.Context, req *v1alpha1.MountRequest, start ti
 
 // answer returns the files to the driver, holding their size from the
 // answers' budget until gRPC has sent them, or writes them into the pod's
-// mount itself (provider-writes mode).
-func (s *Server) answer(ctx context.Context, m *request.Mount, files []provider.File) (*v1alpha1.MountResponse, error) {
+// mount itself (provider-writes mode). leftOut are the file names of the
+// optional objects left out, reported with an empty version (see
+// provider.LeftOut).
+func (s *Server) answer(ctx context.Context, m *request.Mount, files []provider.File, leftOut []string) (*v1alpha1.MountResponse, error) {
 	resp := &v1alpha1.MountResponse{}
 	for _, f := range files {
 		resp.ObjectVersion = append(resp.ObjectVersion, &v1alpha1.ObjectVersion{Id: f.Path, Version: f.Version})
+	}
+	for _, name := range leftOut {
+		resp.ObjectVersion = append(resp.ObjectVersion, &v1alpha1.ObjectVersion{Id: name})
 	}
 	if !s.opts.DriverWritesSecrets {
 		if err := s.write(m.TargetPath, files); err != nil {

@@ -112,7 +112,8 @@ func TestHealthChecksTheSocketForReal(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	sock := filepath.Join(dir, "aws.sock")
-	h := NewHealth(sock, NewMetrics().Registry)
+	ready := NewReadiness(nil)
+	h := NewHealth(sock, NewMetrics().Registry, ready)
 	get := func(path string) int {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
@@ -137,9 +138,9 @@ func TestHealthChecksTheSocketForReal(t *testing.T) {
 		t.Errorf("healthz with a serving socket = %d, want 200", c)
 	}
 	if c := get("/readyz"); c != http.StatusServiceUnavailable {
-		t.Errorf("readyz before SetReady = %d, want 503", c)
+		t.Errorf("readyz before Serving = %d, want 503", c)
 	}
-	h.SetReady(true)
+	ready.Serving()
 	if c := get("/readyz"); c != http.StatusOK {
 		t.Errorf("readyz when ready = %d, want 200", c)
 	}

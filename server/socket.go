@@ -5,13 +5,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"syscall"
 )
 
 // Listen opens the provider's unix socket at path. The directory is created
 // if needed; an old path is removed only when it is a socket (a regular file
-// or directory there is an operator's mistake we must not destroy). The
-// socket is created under umask 0077 so only root (the driver) can connect.
+// or directory there is an operator's mistake we must not destroy). On Unix
+// the socket is created under umask 0077 so only root (the driver) can
+// connect (socket_unix.go).
 func Listen(path string) (net.Listener, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("creating the provider directory %s: %w", filepath.Dir(path), err)
@@ -27,9 +27,7 @@ func Listen(path string) (net.Listener, error) {
 	case !os.IsNotExist(err):
 		return nil, fmt.Errorf("checking %s: %w", path, err)
 	}
-	old := syscall.Umask(0o077)
-	l, err := net.Listen("unix", path)
-	syscall.Umask(old)
+	l, err := listenUnix(path)
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", path, err)
 	}

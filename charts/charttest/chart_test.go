@@ -63,6 +63,7 @@ func TestLintPasses(t *testing.T) {
 		{"with the default values", nil},
 		{"when the daemon writes the files itself", setArgs([]string{"driverWritesSecrets=false"})},
 		{"with metrics service and ServiceMonitor", setArgs([]string{"metrics.serviceMonitor.enabled=true"})},
+		{"with the alerts and the dashboard", setArgs([]string{"metrics.prometheusRule.enabled=true", "metrics.dashboard.enabled=true"})},
 		{"without the driver", setArgs([]string{"secrets-store-csi-driver.install=false"})},
 		{"with a values file customised for the reference provider's chart", []string{"-f", testdata(t, "reference-customised.yaml")}},
 	} {
@@ -596,10 +597,15 @@ func (o objects) decodeOnly(t *testing.T, kind string, v any) {
 	}
 }
 
+// daemonSet strictly decodes our Linux DaemonSet (windows.enabled adds
+// <name>-windows).
 func (o objects) daemonSet(t *testing.T) *appsv1.DaemonSet {
 	t.Helper()
+	linux := slices.DeleteFunc(slices.Clone(o.ours()), func(obj object) bool {
+		return obj.kind == "DaemonSet" && strings.HasSuffix(obj.name, "-windows")
+	})
 	var ds appsv1.DaemonSet
-	o.decode(t, "DaemonSet", &ds)
+	linux.decodeOnly(t, "DaemonSet", &ds)
 	return &ds
 }
 

@@ -24,7 +24,8 @@ var recommendedLabels = map[string]string{
 func TestEveryObjectCarriesTheRecommendedLabelsAndTheCommonLabels(t *testing.T) {
 	t.Parallel()
 	common := map[string]string{"team": "payments", "example.com/cost-centre": "cc-42"}
-	objs := render(t, "metrics.serviceMonitor.enabled=true", "metrics.serviceMonitor.labels.release=prometheus",
+	objs := render(t, "metrics.serviceMonitor.enabled=true", "metrics.prometheusRule.enabled=true", "metrics.dashboard.enabled=true",
+		"metrics.serviceMonitor.labels.release=prometheus",
 		"metrics.serviceMonitor.labels.team=someone-else", "commonLabels.team=payments", "commonLabels.example\\.com/cost-centre=cc-42")
 	want := maps.Clone(recommendedLabels)
 	maps.Copy(want, common)
@@ -37,7 +38,7 @@ func TestEveryObjectCarriesTheRecommendedLabelsAndTheCommonLabels(t *testing.T) 
 			}
 		}
 	}
-	for _, k := range []string{"DaemonSet", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Service", "ServiceMonitor"} {
+	for _, k := range []string{"DaemonSet", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Service", "ServiceMonitor", "PrometheusRule", "ConfigMap"} {
 		if !kinds[k] {
 			t.Errorf("no %s rendered; the labels of every kind are checked", k)
 		}

@@ -23,6 +23,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
 )
 
@@ -196,6 +197,16 @@ var DefaultCSIDriver = CSIDriverOptions{TokenAudiences: Audiences}
 
 // SetCSIDriver creates or replaces the driver's CSIDriver object.
 func (cp *ControlPlane) SetCSIDriver(ctx context.Context, o CSIDriverOptions) error {
+	return SetCSIDriver(ctx, cp.Client, o)
+}
+
+// SetCSIDriver creates or replaces the driver's CSIDriver object through
+// client, on any cluster.
+func SetCSIDriver(ctx context.Context, client kubernetes.Interface, o CSIDriverOptions) error {
+	return ReplaceCSIDriver(ctx, client, o.object())
+}
+
+func (o CSIDriverOptions) object() *storagev1.CSIDriver {
 	want := &storagev1.CSIDriver{
 		ObjectMeta: metav1.ObjectMeta{Name: DriverName},
 		Spec: storagev1.CSIDriverSpec{
@@ -211,8 +222,14 @@ func (cp *ControlPlane) SetCSIDriver(ctx context.Context, o CSIDriverOptions) er
 	if o.TokensInSecrets {
 		want.Spec.ServiceAccountTokenInSecrets = ptr(true)
 	}
-	c := cp.Client.StorageV1().CSIDrivers()
-	cur, err := c.Get(ctx, DriverName, metav1.GetOptions{})
+	return want
+}
+
+// ReplaceCSIDriver creates want, or replaces the CSIDriver of its name.
+func ReplaceCSIDriver(ctx context.Context, client kubernetes.Interface, want *storagev1.CSIDriver) error {
+	want = want.DeepCopy()
+	c := client.StorageV1().CSIDrivers()
+	cur, err := c.Get(ctx, want.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		_, err = c.Create(ctx, want, metav1.CreateOptions{})
 		return err
@@ -225,7 +242,7 @@ func (cp *ControlPlane) SetCSIDriver(ctx context.Context, o CSIDriverOptions) er
 		return nil
 	}
 	// Some fields are immutable in some versions: replace the object.
-	if err := c.Delete(ctx, DriverName, metav1.DeleteOptions{}); err != nil {
+	if err := c.Delete(ctx, want.Name, metav1.DeleteOptions{}); err != nil {
 		return err
 	}
 	want.ResourceVersion = ""

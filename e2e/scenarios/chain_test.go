@@ -65,6 +65,7 @@ func (p *recordingProvider) Mount(_ context.Context, req *v1alpha1.MountRequest)
 // the files, records a SecretProviderClassPodStatus and syncs a Secret, and
 // NodeUnpublishVolume leaves nothing mounted.
 func TestChainWithRecordingProvider(t *testing.T) {
+	localOnly(t, "a provider socket of its own in the driver's directory")
 	rec := &recordingProvider{}
 	tap, err := cluster.ServeProvider(filepath.Join(env.driver.Opts.ProviderDir, "e2erecorder.sock"), rec)
 	if err != nil {
@@ -117,7 +118,7 @@ func TestChainWithRecordingProvider(t *testing.T) {
 	if got := string(s.Data["pw"]); got != "secret-v1" {
 		t.Errorf("synced Secret pw = %q, want secret-v1", got)
 	}
-	status, err := env.cp.Dynamic.Resource(spcpsGVR).Namespace(ns).Get(testContext(t), p.Pod.Name+"-"+ns+"-recorder", metav1.GetOptions{})
+	status, err := env.dyn.Resource(spcpsGVR).Namespace(ns).Get(testContext(t), p.Pod.Name+"-"+ns+"-recorder", metav1.GetOptions{})
 	if err != nil {
 		t.Fatalf("SecretProviderClassPodStatus: %v", err)
 	}

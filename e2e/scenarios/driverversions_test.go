@@ -16,6 +16,7 @@ import (
 // rotation reconciler, which calls the provider by itself with fresh tokens
 // and the versions it recorded. The daemon must work with both.
 func TestDriverVersions(t *testing.T) {
+	localOnly(t, "the provider socket tap and driver v1.5.6")
 	ns := newNamespace(t)
 	sa := irsaServiceAccount(t, ns)
 

@@ -16,7 +16,9 @@ import (
 func TestFailover(t *testing.T) {
 	ns := newNamespace(t)
 	sa := irsaServiceAccount(t, ns)
-	t.Cleanup(env.aws.ClearFaults)
+	if env.aws != nil {
+		t.Cleanup(env.aws.ClearFaults)
+	}
 
 	class := func(t *testing.T, name, secret string) {
 		createSecret(t, primaryRegion, secret, "from-"+primaryRegion)
@@ -35,6 +37,7 @@ func TestFailover(t *testing.T) {
 	})
 
 	t.Run("primary answers 5xx: the failover region's value", func(t *testing.T) {
+		localOnly(t, "the AWS fault proxy")
 		class(t, "primary-down", ns+"-primary-down")
 		env.aws.SetFault(primaryRegion, "secretsmanager", cluster.ServerFault)
 		defer env.aws.SetFault(primaryRegion, "secretsmanager", cluster.NoFault)
@@ -51,6 +54,7 @@ func TestFailover(t *testing.T) {
 	})
 
 	t.Run("client fault in the primary fails the mount and says why", func(t *testing.T) {
+		localOnly(t, "the AWS fault proxy")
 		class(t, "primary-denied", ns+"-primary-denied")
 		env.aws.SetFault(primaryRegion, "secretsmanager", cluster.ClientFault)
 		defer env.aws.SetFault(primaryRegion, "secretsmanager", cluster.NoFault)

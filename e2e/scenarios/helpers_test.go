@@ -54,12 +54,12 @@ func newNamespace(t *testing.T) string {
 	}
 	name = strings.Trim(name, "-") + "-" + randSuffix()
 	ctx := testContext(t)
-	_, err := env.cp.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	_, err := env.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("creating namespace %s: %v", name, err)
 	}
 	t.Cleanup(func() {
-		_ = env.cp.Client.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{})
+		_ = env.kube.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{})
 	})
 	return name
 }
@@ -78,7 +78,7 @@ func roleARN(namespace string) string {
 // newServiceAccount creates a ServiceAccount; annotations may be nil.
 func newServiceAccount(t *testing.T, namespace, name string, annotations map[string]string) {
 	t.Helper()
-	_, err := env.cp.Client.CoreV1().ServiceAccounts(namespace).Create(testContext(t), &corev1.ServiceAccount{
+	_, err := env.kube.CoreV1().ServiceAccounts(namespace).Create(testContext(t), &corev1.ServiceAccount{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Annotations: annotations},
 	}, metav1.CreateOptions{})
 	if err != nil {
@@ -125,7 +125,7 @@ func createSPC(t *testing.T, namespace string, c spc) {
 		"metadata":   map[string]any{"name": c.Name, "namespace": namespace},
 		"spec":       spec,
 	}}
-	if _, err := env.cp.Dynamic.Resource(spcGVR).Namespace(namespace).Create(testContext(t), u, metav1.CreateOptions{}); err != nil {
+	if _, err := env.dyn.Resource(spcGVR).Namespace(namespace).Create(testContext(t), u, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("creating SecretProviderClass %s/%s: %v", namespace, c.Name, err)
 	}
 }
@@ -170,14 +170,75 @@ func putParameter(t *testing.T, region, name, value string, typ ssmtypes.Paramet
 // pod is one pod of a scenario, with its volume.
 type pod struct {
 	Pod *corev1.Pod
+	// Vol and k are the local backend's kubelet stand-in and the volume it
+	// mounts: nil on kind, where only scenarios that run there use v.
 	Vol *kubelet.Volume
 	k   *kubelet.Kubelet
+	v   volume
+}
+
+// volume is a pod's Secrets Store volume "secrets" on either backend: the
+// kubelet stand-in's on the local control plane, a real kubelet's on kind
+// (backend_kind_test.go).
+type volume interface {
+	// publish is NodePublishVolume: the mount, or a republish once mounted.
+	publish(ctx context.Context, timeout time.Duration) error
+	readFile(name string) (string, error)
+	// mode is the permission of a file as the writer set it.
+	mode(name string) (os.FileMode, error)
+	// files lists the visible names, without the writer's ..data entries.
+	files() ([]string, error)
+	// wantNothingMounted asserts a failed mount left nothing behind.
+	wantNothingMounted(t *testing.T)
+	// waitPastPollInterval waits until a republish reaches the provider.
+	waitPastPollInterval(t *testing.T)
+}
+
+// localVolume is a volume of the kubelet stand-in.
+type localVolume struct {
+	k   *kubelet.Kubelet
+	vol *kubelet.Volume
+}
+
+func (l localVolume) publish(ctx context.Context, timeout time.Duration) error {
+	return l.k.Publish(ctx, l.vol, kubelet.PublishOptions{Timeout: timeout})
+}
+func (l localVolume) readFile(name string) (string, error)  { return l.vol.ReadFile(name) }
+func (l localVolume) mode(name string) (os.FileMode, error) { return l.vol.Mode(name) }
+func (l localVolume) files() ([]string, error)              { return l.vol.Files() }
+
+func (l localVolume) wantNothingMounted(t *testing.T) {
+	t.Helper()
+	if ok, _ := cluster.IsMountPoint(l.vol.TargetPath); ok {
+		t.Errorf("%s is still a mount point after the failed mount", l.vol.TargetPath)
+	}
+	if files, err := l.vol.Files(); err == nil && len(files) > 0 {
+		t.Errorf("files left after the failed mount: %v", files)
+	}
+}
+
+// waitPastPollInterval waits until the driver's rotation poll interval has
+// passed since it last wrote the pod's files, so that the next republish
+// reaches the provider.
+func (l localVolume) waitPastPollInterval(t *testing.T) {
+	t.Helper()
+	fi, err := os.Stat(l.vol.TargetPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Until(fi.ModTime().Add(pollInterval + 300*time.Millisecond)); d > 0 {
+		time.Sleep(d)
+	}
 }
 
 // newPod creates a pod with one Secrets Store volume "secrets" mounting
-// class; it is unpublished and deleted when the test ends.
+// class, with the local backend's kubelet stand-in k; it is unpublished and
+// deleted when the test ends. On kind, k is nil and the pod is a real one.
 func newPod(t *testing.T, k *kubelet.Kubelet, namespace, serviceAccount, class string) *pod {
 	t.Helper()
+	if env.kind != nil {
+		return env.kind.newPod(t, namespace, serviceAccount, class)
+	}
 	ctx := testContext(t)
 	p, err := k.CreatePod(ctx, kubelet.PodSpec{
 		Namespace: namespace, Name: "app-" + randSuffix(), ServiceAccount: serviceAccount,
@@ -199,19 +260,19 @@ func newPod(t *testing.T, k *kubelet.Kubelet, namespace, serviceAccount, class s
 			t.Errorf("deleting pod: %v", err)
 		}
 	})
-	return &pod{Pod: p, Vol: v, k: k}
+	return &pod{Pod: p, Vol: v, k: k, v: localVolume{k: k, vol: v}}
 }
 
 // publish is kubelet's NodePublishVolume (mount or republish).
 func (p *pod) publish(t *testing.T) error {
 	t.Helper()
-	return p.k.Publish(testContext(t), p.Vol, kubelet.PublishOptions{})
+	return p.v.publish(testContext(t), 0)
 }
 
 // publishWithin is publish with a deadline of its own.
 func (p *pod) publishWithin(t *testing.T, d time.Duration) error {
 	t.Helper()
-	return p.k.Publish(testContext(t), p.Vol, kubelet.PublishOptions{Timeout: d})
+	return p.v.publish(testContext(t), d)
 }
 
 // publishUntilOK republishes the way kubelet retries a failed
@@ -238,8 +299,9 @@ func (p *pod) mustPublish(t *testing.T) {
 	}
 }
 
-// mounted is the shared driver's kubelet stand-in mounting class for a new
-// pod; it fails the test if the mount fails.
+// mounted is a new pod with class mounted, by the shared driver's kubelet
+// stand-in or, on kind, the node's kubelet; it fails the test if the mount
+// fails.
 func mounted(t *testing.T, namespace, serviceAccount, class string) *pod {
 	t.Helper()
 	p := newPod(t, env.kubelet, namespace, serviceAccount, class)
@@ -250,9 +312,9 @@ func mounted(t *testing.T, namespace, serviceAccount, class string) *pod {
 // file reads a mounted file.
 func (p *pod) file(t *testing.T, name string) string {
 	t.Helper()
-	s, err := p.Vol.ReadFile(name)
+	s, err := p.v.readFile(name)
 	if err != nil {
-		files, _ := p.Vol.Files()
+		files, _ := p.v.files()
 		t.Fatalf("reading %s from the pod's mount: %v (files there: %v)", name, err, files)
 	}
 	return s
@@ -267,7 +329,7 @@ func (p *pod) wantFile(t *testing.T, name, want string) {
 
 func (p *pod) wantMode(t *testing.T, name string, want os.FileMode) {
 	t.Helper()
-	got, err := p.Vol.Mode(name)
+	got, err := p.v.mode(name)
 	if err != nil {
 		t.Fatalf("stat ..data/%s: %v", name, err)
 	}
@@ -278,7 +340,7 @@ func (p *pod) wantMode(t *testing.T, name string, want os.FileMode) {
 
 func (p *pod) wantFiles(t *testing.T, want ...string) {
 	t.Helper()
-	got, err := p.Vol.Files()
+	got, err := p.v.files()
 	if err != nil {
 		t.Fatalf("listing the pod's mount: %v", err)
 	}
@@ -290,12 +352,7 @@ func (p *pod) wantFiles(t *testing.T, want ...string) {
 // wantNothingMounted asserts a failed mount left no tmpfs and no files.
 func (p *pod) wantNothingMounted(t *testing.T) {
 	t.Helper()
-	if ok, _ := cluster.IsMountPoint(p.Vol.TargetPath); ok {
-		t.Errorf("%s is still a mount point after the failed mount", p.Vol.TargetPath)
-	}
-	if files, err := p.Vol.Files(); err == nil && len(files) > 0 {
-		t.Errorf("files left after the failed mount: %v", files)
-	}
+	p.v.wantNothingMounted(t)
 }
 
 // waitPastPollInterval waits until the driver's rotation poll interval has
@@ -303,13 +360,7 @@ func (p *pod) wantNothingMounted(t *testing.T) {
 // reaches the provider.
 func (p *pod) waitPastPollInterval(t *testing.T) {
 	t.Helper()
-	fi, err := os.Stat(p.Vol.TargetPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := time.Until(fi.ModTime().Add(pollInterval + 300*time.Millisecond)); d > 0 {
-		time.Sleep(d)
-	}
+	p.v.waitPastPollInterval(t)
 }
 
 // waitSecret waits until the Kubernetes Secret exists and ok accepts it.
@@ -319,7 +370,7 @@ func waitSecret(t *testing.T, namespace, name string, ok func(*corev1.Secret) bo
 	var s *corev1.Secret
 	err := cluster.WaitFor(30*time.Second, 200*time.Millisecond, func() (bool, error) {
 		var err error
-		s, err = env.cp.Client.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
+		s, err = env.kube.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return false, err
 		}
@@ -329,7 +380,7 @@ func waitSecret(t *testing.T, namespace, name string, ok func(*corev1.Secret) bo
 		return ok(s), fmt.Errorf("secret data: %v", keysOf(s.Data))
 	})
 	if err != nil {
-		t.Fatalf("Secret %s/%s: %v\ndriver log:\n%s", namespace, name, err, env.driver.Proc.LogTail(20))
+		t.Fatalf("Secret %s/%s: %v\ndriver log:\n%s", namespace, name, err, driverLogTail(20))
 	}
 	return s
 }

@@ -13,6 +13,7 @@ import (
 // control plane, moto, the driver, our daemon, the test's own doubles)
 // listens on anything but 127.0.0.1.
 func TestEverythingListensOnLoopbackOnly(t *testing.T) {
+	localOnly(t, "the suite's own processes")
 	pids := append(env.ws.Pids(), os.Getpid())
 	ls, err := cluster.ListenersOf(pids...)
 	if err != nil {

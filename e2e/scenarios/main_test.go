@@ -27,6 +27,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/csi-provider-aws/csi-provider-aws/e2e/cluster"
 	"github.com/csi-provider-aws/csi-provider-aws/e2e/kubelet"
@@ -53,6 +55,13 @@ const (
 var env *environment
 
 type environment struct {
+	// kube and dyn reach the API server of either backend.
+	kube kubernetes.Interface
+	dyn  dynamic.Interface
+	// kind is the kind backend (E2E_BACKEND=kind), nil on the local control
+	// plane; every field below it is the local backend's, nil on kind.
+	kind *kindBackend
+
 	ws       *cluster.Workspace
 	repoRoot string
 	cp       *cluster.ControlPlane
@@ -75,11 +84,35 @@ type environment struct {
 }
 
 func TestMain(m *testing.M) {
+	if onKind() {
+		// Nothing runs or mounts on this machine: no mount namespace.
+		flag.Parse()
+		os.Exit(runOnKind(m))
+	}
 	if code, handled := cluster.ReexecInPrivateMountNamespace(); handled {
 		os.Exit(code)
 	}
 	flag.Parse()
 	os.Exit(run(m))
+}
+
+// localOnly skips a test, or a subtest, on the kind backend: what it
+// checks needs a piece only the local control plane has (the provider
+// socket tap, the AWS fault proxy, the fake Pod Identity agent, a second
+// driver or daemon the test starts, the processes' sockets).
+func localOnly(t *testing.T, needs string) {
+	t.Helper()
+	if env.kind != nil {
+		t.Skipf("local backend only: needs %s", needs)
+	}
+}
+
+// driverLogTail is the last n lines of the shared driver's log.
+func driverLogTail(n int) string {
+	if env.kind != nil {
+		return env.kind.driverLogTail(n)
+	}
+	return env.driver.Proc.LogTail(n)
 }
 
 func run(m *testing.M) (code int) {
@@ -207,6 +240,7 @@ func setUp() (*environment, error) {
 	if e.cp, err = cluster.StartControlPlane(ctx, ws); err != nil {
 		return e, err
 	}
+	e.kube, e.dyn = e.cp.Client, e.cp.Dynamic
 	logf("control plane ready in %v", time.Since(t0).Round(time.Millisecond))
 
 	if e.moto, err = cluster.StartMoto(ctx, ws); err != nil {

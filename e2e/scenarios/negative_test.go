@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"testing"
 
+	storagev1 "k8s.io/api/storage/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/csi-provider-aws/csi-provider-aws/e2e/cluster"
 )
 
@@ -60,14 +63,24 @@ func TestMisconfigurationsSayWhatToFix(t *testing.T) {
 }
 
 // setCSIDriver replaces the CSIDriver object for the rest of the test and
-// puts the default back afterwards.
+// puts the one it replaced back afterwards (on the local backend the
+// default; on kind the driver chart's).
 func setCSIDriver(t *testing.T, o cluster.CSIDriverOptions) {
 	t.Helper()
-	if err := env.cp.SetCSIDriver(testContext(t), o); err != nil {
+	ctx := testContext(t)
+	saved, err := env.kube.StorageV1().CSIDrivers().Get(ctx, cluster.DriverName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("CSIDriver: %v", err)
+	}
+	if err := cluster.SetCSIDriver(ctx, env.kube, o); err != nil {
 		t.Fatalf("CSIDriver: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := env.cp.SetCSIDriver(context.Background(), cluster.DefaultCSIDriver); err != nil {
+		restore := &storagev1.CSIDriver{
+			ObjectMeta: metav1.ObjectMeta{Name: saved.Name, Labels: saved.Labels, Annotations: saved.Annotations},
+			Spec:       saved.Spec,
+		}
+		if err := cluster.ReplaceCSIDriver(context.Background(), env.kube, restore); err != nil {
 			t.Errorf("restoring the CSIDriver: %v", err)
 		}
 	})

@@ -11,6 +11,7 @@ import (
 // pods.eks.amazonaws.com to the agent (ours checks it with a TokenReview for
 // that audience), and the secret is read with the credentials it returns.
 func TestPodIdentity(t *testing.T) {
+	localOnly(t, "the fake EKS Pod Identity agent")
 	ns := newNamespace(t)
 	secret := ns + "-pod-identity"
 	createSecret(t, primaryRegion, secret, "via-pod-identity")

@@ -51,6 +51,7 @@ func secondDriver(t *testing.T, version, node, providerDir string) (*cluster.Dri
 // directory itself, with no tap in between, so the socket handling is the
 // daemon's own.
 func TestDaemonRestart(t *testing.T) {
+	localOnly(t, "a daemon and a driver of its own")
 	dir, _ := env.ws.Mkdir("providers-direct")
 	d, err := env.startDaemon(testContext(t), dir)
 	if err != nil {

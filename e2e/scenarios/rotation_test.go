@@ -19,6 +19,7 @@ import (
 // one after the interval brings the new Secrets Manager value and the
 // overwritten SSM parameter.
 func TestRotation(t *testing.T) {
+	localOnly(t, "the provider socket tap that counts Mount calls")
 	ns := newNamespace(t)
 	sa := irsaServiceAccount(t, ns)
 	secret := ns + "-rotating"
@@ -133,6 +134,7 @@ func TestSyncToKubernetesSecret(t *testing.T) {
 // pod has the new value. A republish is never answered with a value read
 // before the pod's previous Mount, so the cache cannot hold a rotation back.
 func TestRotationWithTheDaemonsDefaultCache(t *testing.T) {
+	localOnly(t, "a daemon with its default flags and a driver of its own")
 	dir, _ := env.ws.Mkdir("providers-defaults")
 	d, err := env.startDaemonWith(testContext(t), dir)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 // instead of the volume context; mounts work the same, and so does the
 // default (tokens in the volume context), for IRSA and Pod Identity.
 func TestTokensInRequestSecrets(t *testing.T) {
+	localOnly(t, "the provider socket tap and the fake EKS Pod Identity agent")
 	ns := newNamespace(t)
 	sa := irsaServiceAccount(t, ns)
 	newServiceAccount(t, ns, "pod-identity", nil)

@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -48,7 +47,7 @@ func checkNothingLeft(t *testing.T, out string, kept bool) string {
 	t.Helper()
 	if m := regexp.MustCompile(`started pid (\d+)`).FindStringSubmatch(out); m == nil {
 		t.Error("the output names no daemon pid")
-	} else if pid, _ := strconv.Atoi(m[1]); !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+	} else if pid, _ := strconv.Atoi(m[1]); !processGone(pid) {
 		t.Errorf("daemon pid %d is still running after the demo", pid)
 	}
 	tmp := regexp.MustCompile(`(?m)^tmp=(\S+)$`).FindStringSubmatch(out)

@@ -62,3 +62,31 @@ directory.
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/*
+The Windows DaemonSet's values. The daemon writes no files on Windows
+nodes (their pods do not mount the kubelet's directory), and a driver this
+release installs must run on Windows nodes too and look for aws.sock where
+the daemon creates it. The driver chart writes its Windows directories
+inside double-quoted YAML, so its values carry doubled backslashes
+(C:\\k\\...); they are compared undoubled.
+*/}}
+{{- define "csi-provider-aws.checkWindows" -}}
+{{- if not .Values.driverWritesSecrets }}
+{{- fail "windows.enabled needs driverWritesSecrets true: on Windows nodes the driver writes the files; the daemon writes them on Linux nodes only" }}
+{{- end }}
+{{- $d := index .Values "secrets-store-csi-driver" | default dict }}
+{{- if $d.install }}
+{{- $w := $d.windows | default dict }}
+{{- if not $w.enabled }}
+{{- fail "windows.enabled: the Secrets Store CSI Driver this release installs runs on Linux nodes only; set secrets-store-csi-driver.windows.enabled=true too" }}
+{{- end }}
+{{- $dirs := list }}
+{{- range prepend ($w.additionalProvidersDirs | default list) $w.providersDir }}
+{{- $dirs = append $dirs (replace "\\\\" "\\" (toString .)) }}
+{{- end }}
+{{- if not (has .Values.windows.providerVolume $dirs) }}
+{{- fail (printf "windows.providerVolume %s is not a directory the driver's Windows pods look in (secrets-store-csi-driver.windows.providersDir and additionalProvidersDirs: %v): set both to the same directory" .Values.windows.providerVolume $dirs) }}
+{{- end }}
+{{- end }}
+{{- end }}

@@ -136,3 +136,21 @@ values.schema.json has already checked the format.
 {{- define "csi-provider-aws.kubeletDir" -}}
 {{- include "csi-provider-aws.alias" (list "kubeletDir" .Values.kubeletDir "/var/lib/kubelet" "kubeletPath" .Values.kubeletPath) }}
 {{- end }}
+
+{{/*
+The Windows DaemonSet's image: windows.image, each part defaulting to
+image's (a multi-platform image with a windows/amd64 variant serves both).
+*/}}
+{{- define "csi-provider-aws.windowsImage" -}}
+{{- $w := .Values.windows.image | default dict }}
+{{- $repo := $w.repository | default .Values.image.repository }}
+{{- if $w.digest }}
+{{- printf "%s@%s" $repo $w.digest }}
+{{- else if $w.tag }}
+{{- printf "%s:%s" $repo $w.tag }}
+{{- else if and (not $w.repository) .Values.image.digest }}
+{{- printf "%s@%s" $repo .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" $repo (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
