@@ -92,6 +92,18 @@ type Object struct {
 	// it is written (see OwnEncoding); the default of the object's
 	// jmesPath entries and the encoding of its jsonKeysAsFiles keys.
 	Encoding Encoding
+	// Listing, when set, makes the object a set: every object it matches
+	// at Mount time (see Class.Member); Name is then the prefix or path,
+	// and FileName objectAlias, the directory of the set ("" for the
+	// mount's top).
+	Listing *Listing
+	// ListedBy is the prefix or path of the listing a member (see
+	// Class.Member) was matched by; "" for an object of the class.
+	ListedBy string
+	// Dir, when set, is the directory a member read as JSON is instead of
+	// a file: its jmesPath and key files are written in it, and it has no
+	// file of its own.
+	Dir string
 }
 
 // JMESPathFile is one `jmesPath` entry: an expression over the object's JSON
@@ -117,6 +129,9 @@ type FailoverObject struct {
 
 // Label names an object in messages: objects[2] "db-creds".
 func (o *Object) Label() string {
+	if o.ListedBy != "" {
+		return fmt.Sprintf("objects[%d] %q match %q", o.Index, o.ListedBy, o.Name)
+	}
 	return objectLabel(o.Index, o.Name)
 }
 

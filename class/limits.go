@@ -57,6 +57,9 @@ var fieldLimits = map[string]int{
 	keyObjectVersionLabel: 256,
 	keyPath:               jmes.MaxExprBytes,
 	keyObjectEncoding:     MaxOptionLength,
+	// A secret name is at most 512 characters; an SSM name 2048.
+	keyObjectNamePrefix: 512,
+	keyObjectPath:       2048,
 }
 
 // parseState is what parsing one class keeps across its objects: the
