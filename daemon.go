@@ -45,6 +45,7 @@ func assemble(ctx context.Context, cfg Config, metrics *server.Metrics) (*server
 	}
 	fetcher := provider.NewFetcher(clients, provider.FetcherOptions{
 		CacheTTL: cfg.CacheTTL, StaleMax: cfg.CacheStaleMax, MaxBytes: cfg.CacheMaxBytes, Observer: metrics,
+		MaxListingBytes: cfg.MaxResponseBytes, // a larger set could not be answered
 	})
 	metrics.WatchCache(fetcher.CacheStats)
 	return server.New(server.Options{
