@@ -7,6 +7,10 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -65,4 +69,38 @@ func grantTokenRequests(t *testing.T) {
 		_ = c.RbacV1().ClusterRoleBindings().Delete(context.Background(), name, metav1.DeleteOptions{})
 		_ = c.RbacV1().ClusterRoles().Delete(context.Background(), name, metav1.DeleteOptions{})
 	})
+}
+
+// TestAPrefixAndAPathThroughTheRealDriver: objectNamePrefix and objectPath
+// mounted through the real driver; a secret created under the prefix
+// appears on the next republish past the poll interval, and one deleted
+// disappears; the parameters keep their tree translated into names.
+func TestAPrefixAndAPathThroughTheRealDriver(t *testing.T) {
+	ns := newNamespace(t)
+	sa := irsaServiceAccount(t, ns)
+	prefix, path := ns+"-set/", "/"+ns+"/config"
+	createSecret(t, primaryRegion, prefix+"a", "A")
+	createSecret(t, primaryRegion, prefix+"b", "B")
+	createSecret(t, primaryRegion, ns+"-settings", "outside the prefix")
+	putParameter(t, primaryRegion, path+"/timeout", "30", ssmtypes.ParameterTypeString)
+	putParameter(t, primaryRegion, path+"/db/password", "p", ssmtypes.ParameterTypeSecureString)
+	createSPC(t, ns, spc{Name: "sets", Parameters: map[string]string{"region": primaryRegion, "objects": fmt.Sprintf(`
+- {objectNamePrefix: %q, objectType: secretsmanager}
+- {objectPath: %q, objectType: ssmparameter}
+`, prefix, path)}})
+
+	p := mounted(t, ns, sa, "sets")
+	p.wantFiles(t, "a", "b", "timeout", "db_password")
+	p.wantFile(t, "a", "A")
+	p.wantFile(t, "db_password", "p")
+
+	createSecret(t, primaryRegion, prefix+"c", "C")
+	if _, err := env.sm[primaryRegion].DeleteSecret(testContext(t), &secretsmanager.DeleteSecretInput{
+		SecretId: aws.String(prefix + "a"), ForceDeleteWithoutRecovery: aws.Bool(true)}); err != nil {
+		t.Fatalf("moto DeleteSecret: %v", err)
+	}
+	p.waitPastPollInterval(t)
+	p.mustPublish(t)
+	p.wantFiles(t, "b", "c", "timeout", "db_password")
+	p.wantFile(t, "c", "C")
 }
