@@ -45,6 +45,7 @@ func assemble(ctx context.Context, cfg Config, metrics *server.Metrics) (*server
 	}
 	fetcher := provider.NewFetcher(clients, provider.FetcherOptions{
 		CacheTTL: cfg.CacheTTL, StaleMax: cfg.CacheStaleMax, MaxBytes: cfg.CacheMaxBytes, Observer: metrics,
+		MaxListingBytes: cfg.MaxResponseBytes, // a larger set could not be answered
 	})
 	metrics.WatchCache(fetcher.CacheStats)
 	return server.New(server.Options{
@@ -63,19 +64,26 @@ func assemble(ctx context.Context, cfg Config, metrics *server.Metrics) (*server
 
 // credentials resolves pods' credentials with a provider for each auth
 // mode: IRSA through the regional STS clients, EKS Pod Identity through
-// the node's agent.
-func credentials(cfg Config, clients *provider.Clients, roles auth.Roles, metrics *server.Metrics) (*auth.Credentials, error) {
+// the node's agent; classes' cross-account roles through STS too, and,
+// with --token-request-fallback, tokens the driver did not send through
+// the API server's TokenRequest.
+func credentials(cfg Config, clients *provider.Clients, kubeClient *kube.Client, metrics *server.Metrics) (*auth.Credentials, error) {
 	irsa := auth.NewIRSA(func(region string) auth.STSAPI { return clients.STS(region) }, auth.IRSAOptions{})
 	podIdentity := auth.NewPodIdentity(auth.PodIdentityOptions{
 		IPv4Endpoint: cfg.PodIdentityIPv4, IPv6Endpoint: cfg.PodIdentityIPv6,
 		HTTPTimeout: cfg.PodIdentityHTTPTimeout,
 	})
-	return auth.NewCredentials(auth.CredentialsOptions{
-		Roles:     roles,
+	opts := auth.CredentialsOptions{
+		Roles:     kubeClient,
 		Providers: map[auth.Mode]auth.Provider{auth.ModeIRSA: irsa, auth.ModePodIdentity: podIdentity},
+		Chain:     auth.NewChain(func(region string) auth.AssumeRoleAPI { return clients.STS(region) }),
 		Scope:     auth.ScopeMode(cfg.CacheScope),
 		Observer:  metrics,
-	})
+	}
+	if cfg.TokenRequestFallback {
+		opts.Tokens = kubeClient
+	}
+	return auth.NewCredentials(opts)
 }
 
 // serve runs the gRPC and HTTP listeners until ctx ends, then drains. The

@@ -57,6 +57,7 @@ type Config struct {
 	AWSMaxConcurrency      int
 	MaxResponseBytes       int
 	MaxAnswerBytesInFlight int
+	TokenRequestFallback   bool
 	LoggingFormat          string
 	// Region is the daemon's AWS_REGION, the fallback for classes without one.
 	Region string
@@ -96,6 +97,8 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.IntVar(&c.AWSMaxConcurrency, "aws-max-concurrency", 64, "upper bound of AWS calls in flight at once, across every identity and region")
 	fs.IntVar(&c.MaxResponseBytes, "max-response-bytes", server.DefaultMaxResponseBytes,
 		"upper bound of one Mount's files; the driver's --max-call-recv-msg-size (default 4 MiB) must be larger")
+	fs.BoolVar(&c.TokenRequestFallback, "token-request-fallback", false,
+		"when the driver sends no token for the audience a pod's mode needs (a CSIDriver without tokenRequests), request a short-lived token bound to the pod from the API server (needs create on serviceaccounts/token); off: such a Mount fails naming the tokenRequests audience to add")
 	fs.IntVar(&c.MaxAnswerBytesInFlight, "max-answer-bytes-in-flight", server.DefaultMaxAnswerBytesInFlight,
 		"upper bound of the bytes of Mount answers held at once until the driver has read them; a Mount waits for room within its deadline")
 	fs.IntVar(&c.CacheMaxBytes, "cache-max-bytes", 64<<20, "upper bound of the bytes of cached values (least recently used go first)")

@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/sync/singleflight"
-	"k8s.io/klog/v2"
 
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 	"github.com/csi-provider-aws/csi-provider-aws/request"
@@ -70,6 +69,13 @@ type CredentialsOptions struct {
 	// Providers obtain credentials, by mode; a mode without one is not
 	// offered by this daemon (its Mounts fail saying so).
 	Providers map[Mode]Provider
+	// Chain assumes classes' cross-account roles (assumeRoleArn); nil: a
+	// class that names one fails saying this daemon does not offer them.
+	Chain *Chain
+	// Tokens requests a pod-bound token when the driver sent none for the
+	// audience a mode needs (--token-request-fallback); nil: such a Mount
+	// fails saying which tokenRequests audience to add.
+	Tokens TokenRequester
 	// Scope is ScopeIdentity ("" too) or ScopePod.
 	Scope ScopeMode
 	// Clock is the time source; default time.Now.
@@ -78,13 +84,28 @@ type CredentialsOptions struct {
 	Observer ExchangeObserver
 }
 
-// ExchangeObserver counts the exchanges of pods' tokens for credentials,
-// with STS or the Pod Identity agent (package server's metrics). It is told
-// the mode and the outcome, nothing about who asked.
+// ExchangeObserver counts the exchanges for credentials: of pods' tokens,
+// with STS or the Pod Identity agent, and the hops into cross-account roles
+// (package server's metrics). It is told the exchange (Exchanges) and the
+// outcome, nothing about who asked.
 type ExchangeObserver interface {
 	// ObserveCredentialRefresh counts one exchange, first or ahead of
 	// expiry; outcome is "ok" or the failure's kind (failure.Kind.String()).
-	ObserveCredentialRefresh(mode Mode, outcome string)
+	ObserveCredentialRefresh(exchange, outcome string)
+}
+
+// ExchangeAssumeRole names, for the observer, the hop from an identity's own
+// credentials into a class's assumeRoleArn.
+const ExchangeAssumeRole = "assume-role"
+
+// Exchanges lists the exchanges the observer may be told of: each mode's,
+// then the cross-account hop.
+func Exchanges() []string {
+	var out []string
+	for _, m := range Modes() {
+		out = append(out, string(m.Name()))
+	}
+	return append(out, ExchangeAssumeRole)
 }
 
 // Credentials resolves a Mount's identity and its AWS credentials, caching
@@ -92,6 +113,8 @@ type ExchangeObserver interface {
 type Credentials struct {
 	roles     Roles
 	providers map[Mode]Provider
+	chain     *Chain
+	tokens    TokenRequester
 	now       func() time.Time
 	perPod    bool
 	observer  ExchangeObserver
@@ -141,7 +164,8 @@ func NewCredentials(opts CredentialsOptions) (*Credentials, error) {
 		opts.Clock = time.Now
 	}
 	return &Credentials{
-		roles: opts.Roles, providers: opts.Providers, now: opts.Clock, perPod: scope == ScopePod, observer: opts.Observer,
+		roles: opts.Roles, providers: opts.Providers, chain: opts.Chain, tokens: opts.Tokens, now: opts.Clock,
+		perPod: scope == ScopePod, observer: opts.Observer,
 		fetchBudget: defaultFetchBudget, minFlight: defaultMinFlight, retryAfter: defaultRetryAfter,
 		cache: cache,
 	}, nil
@@ -161,28 +185,46 @@ func (c *Credentials) Resolve(ctx context.Context, m *request.Mount) (Identity, 
 	if err != nil {
 		return Identity{}, nil, err
 	}
-	key := id.Key()
-	now := c.now()
-	if e, ok := c.cache.Get(key); ok && now.Before(e.staleAt) {
-		if !now.Before(e.refreshAt) && !now.Before(e.retryAt) {
-			c.refreshAhead(key, id, ex, e)
-		}
-		return id, static(e.creds), nil
+	creds, err := c.credentials(ctx, id, ex)
+	if err != nil {
+		return Identity{}, nil, err
 	}
-	ch := c.group.DoChan(key, func() (any, error) {
-		fctx, cancel := c.flightContext(ctx)
-		defer cancel()
-		return c.obtain(fctx, key, id, ex)
+	return id, static(creds), nil
+}
+
+// credentials returns id's credentials, cached: its mode's, or with a
+// cross-account role (id.AssumeRoleARN), those assumed into it with its
+// mode's (each cached under its own key, each refreshed ahead).
+func (c *Credentials) credentials(ctx context.Context, id Identity, ex exchange) (aws.Credentials, error) {
+	base := id.base()
+	own := func(ctx context.Context) (aws.Credentials, error) {
+		return c.providers[base.Mode].Credentials(ctx, base, ex.token, ex.mount)
+	}
+	if id.AssumeRoleARN == "" {
+		return c.cached(ctx, base, own)
+	}
+	return c.cached(ctx, id, func(ctx context.Context) (aws.Credentials, error) {
+		return c.chained(ctx, id, ex, own)
 	})
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return Identity{}, nil, r.Err
+}
+
+// chained assumes the class's role with the identity's own credentials.
+// When STS rejects those as expired or unknown, they are dropped and the
+// hop is tried once more with new ones.
+func (c *Credentials) chained(ctx context.Context, id Identity, ex exchange, own func(context.Context) (aws.Credentials, error)) (aws.Credentials, error) {
+	if c.chain == nil {
+		return aws.Credentials{}, failure.New(failure.FailedPrecondition, "this daemon does not offer cross-account roles (assumeRoleArn)")
+	}
+	ar, failover := ex.mount.Class.AssumeRole, ex.mount.Class.FailoverRegion
+	for attempt := 0; ; attempt++ {
+		base, err := c.cached(ctx, id.base(), own)
+		if err != nil {
+			return aws.Credentials{}, err
 		}
-		return id, static(r.Val.(aws.Credentials)), nil
-	case <-ctx.Done():
-		return Identity{}, nil, failure.Wrap(failure.Timeout, ctx.Err(),
-			"waiting for %s credentials of ServiceAccount %s/%s", id.Mode, id.Namespace, id.ServiceAccount)
+		creds, err := c.chain.assume(ctx, id, base, ar, failover)
+		if err == nil || attempt > 0 || !failure.IsCredentialRejected(err) || !c.Invalidate(id.base(), base.AccessKeyID, 0) {
+			return creds, err
+		}
 	}
 }
 
@@ -220,7 +262,11 @@ func (c *Credentials) identify(ctx context.Context, m *request.Mount) (Identity,
 			"the mount request has no usable %s attribute, which the per-pod cache scope (--cache-scope=pod) needs; the CSIDriver secrets-store.csi.k8s.io must have podInfoOnMount: true",
 			request.AttrPodUID)
 	}
-	tok, err := c.checkedToken(m, mode.audience)
+	audience, err := mode.audienceFor(m.Class)
+	if err != nil {
+		return Identity{}, exchange{}, err
+	}
+	tok, err := c.checkedToken(ctx, m, audience)
 	if err != nil {
 		return Identity{}, exchange{}, err
 	}
@@ -229,18 +275,27 @@ func (c *Credentials) identify(ctx context.Context, m *request.Mount) (Identity,
 			return Identity{}, exchange{}, err
 		}
 	}
+	if ar := m.Class.AssumeRole; ar != nil {
+		id.AssumeRoleARN, id.externalID = ar.ARN, ar.ExternalID
+	}
 	return id, exchange{token: tok, mount: m}, nil
 }
 
 // checkedToken returns the pod's token for audience after CheckToken (and,
 // with the per-pod scope, the check of its pod claim).
-func (c *Credentials) checkedToken(m *request.Mount, audience string) (string, error) {
+func (c *Credentials) checkedToken(ctx context.Context, m *request.Mount, audience string) (string, error) {
 	pod := m.Pod
 	tok, ok := m.Tokens[audience]
 	if !ok || tok.Token == "" {
-		return "", failure.New(failure.FailedPrecondition,
-			"no service account token for audience %q in the request; add {audience: %s} to the tokenRequests of CSIDriver secrets-store.csi.k8s.io",
-			audience, audience)
+		if c.tokens == nil {
+			return "", failure.New(failure.FailedPrecondition,
+				"no service account token for audience %q in the request; add {audience: %s} to the tokenRequests of CSIDriver secrets-store.csi.k8s.io (or run the daemon with --token-request-fallback)",
+				audience, audience)
+		}
+		var err error
+		if tok, err = c.requestToken(ctx, pod, audience); err != nil {
+			return "", err
+		}
 	}
 	claims, err := checkToken(tok, audience, pod.Namespace, pod.ServiceAccount, c.now())
 	if err != nil {
@@ -264,113 +319,6 @@ func (c *Credentials) role(ctx context.Context, pod request.Pod) (string, error)
 		return "", err
 	}
 	return arn, nil
-}
-
-// flightContext bounds one shared exchange. It is detached from the caller
-// that starts it: that caller's cancellation must not fail the others
-// waiting, and an exchange cut short by one Mount's deadline would be lost
-// for the Mounts that come next. It ends after fetchBudget, or a little
-// before the starting caller's own deadline when that leaves at least
-// minFlight (5s): the caller then reads the exchange's own cause (the agent
-// not answering, STS failing in both regions) rather than a bare timeout
-// of its wait. Mounts share one deadline (the server's mount timeout), so
-// the first caller's is the earliest of those joined.
-func (c *Credentials) flightContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	budget := c.fetchBudget
-	if dl, ok := ctx.Deadline(); ok {
-		left := time.Until(dl)
-		budget = min(budget, max(c.minFlight, left-min(left/10, maxDeadlineReserve)))
-	}
-	return context.WithTimeout(context.WithoutCancel(ctx), budget)
-}
-
-// obtain exchanges ex.token for id's credentials and caches them under key.
-// Every exchange is counted by the observer, with its outcome.
-func (c *Credentials) obtain(ctx context.Context, key string, id Identity, ex exchange) (aws.Credentials, error) {
-	creds, err := c.providers[id.Mode].Credentials(ctx, id, ex.token, ex.mount)
-	now := c.now()
-	life := creds.Expires.Sub(now)
-	if err == nil && life <= 0 {
-		err = failure.New(failure.Unavailable,
-			"the %s credentials for ServiceAccount %s/%s expired on arrival (at %s); check the node's clock",
-			id.Mode, id.Namespace, id.ServiceAccount, creds.Expires.UTC().Format(time.RFC3339))
-	}
-	if c.observer != nil {
-		outcome := "ok"
-		if err != nil {
-			outcome = failure.KindOf(err).String()
-		}
-		c.observer.ObserveCredentialRefresh(id.Mode, outcome)
-	}
-	if err != nil {
-		return aws.Credentials{}, err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.cache.Add(key, &cached{
-		creds:      creds,
-		obtainedAt: now,
-		refreshAt:  now.Add(life*3/4 - jitter(life/10)),
-		staleAt:    creds.Expires.Add(-min(maxStaleMargin, life/5)),
-	})
-	return creds, nil
-}
-
-// Invalidate drops the credentials cached for id (as Resolve returned it)
-// if, and only if, they are still those whose access key is accessKeyID and
-// were obtained at least minAge ago; it reports whether it dropped them.
-// The next Resolve for id then asks STS or the agent again.
-//
-// The caller calls it when AWS rejected a call signed with these
-// credentials, then resolves again and retries once: with minAge 0 for a
-// definite credential error (failure.IsCredentialRejected: expired or
-// unknown session), and with about a minute for AccessDenied, which is how
-// revoked role sessions show but also how a missing permission shows, so a
-// persistently denied pod costs at most one more STS or agent call per
-// identity per minAge. Credentials already replaced (another key id) are
-// left alone, so Mounts that saw the same rejection drop an entry once.
-func (c *Credentials) Invalidate(id Identity, accessKeyID string, minAge time.Duration) bool {
-	key := id.Key()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.cache.Peek(key)
-	if !ok || accessKeyID == "" || e.creds.AccessKeyID != accessKeyID || c.now().Sub(e.obtainedAt) < minAge {
-		return false
-	}
-	c.cache.Remove(key)
-	return true
-}
-
-// refreshAhead starts one background refresh of key (none if one is in
-// flight) while the current credentials are still served. After a refusal
-// (the role or association no longer accepts this identity) the entry is
-// dropped, so the next Mount asks again and reports the cause; after any
-// other failure the old credentials stay until stale, and the refresh is
-// retried after retryAfter.
-func (c *Credentials) refreshAhead(key string, id Identity, ex exchange, old *cached) {
-	c.group.DoChan(key, func() (any, error) {
-		ctx, cancel := c.flightContext(context.Background())
-		defer cancel()
-		creds, err := c.obtain(ctx, key, id, ex)
-		if err == nil {
-			return creds, nil
-		}
-		klog.ErrorS(err, "refreshing credentials ahead of expiry failed", "mode", id.Mode,
-			"namespace", id.Namespace, "serviceAccount", id.ServiceAccount, "role", id.RoleARN, "region", id.Region)
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if cur, ok := c.cache.Peek(key); ok && cur == old {
-			switch failure.KindOf(err) {
-			case failure.PermissionDenied, failure.Unauthenticated, failure.FailedPrecondition, failure.InvalidArgument:
-				c.cache.Remove(key)
-			default:
-				next := *old
-				next.retryAt = c.now().Add(c.retryAfter)
-				c.cache.Add(key, &next)
-			}
-		}
-		return nil, err
-	})
 }
 
 // static yields creds and nothing else.

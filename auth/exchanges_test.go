@@ -10,19 +10,19 @@ import (
 )
 
 // exchangeCounter is the ExchangeObserver of these tests: exchanges by
-// "mode outcome".
+// "exchange outcome".
 type exchangeCounter struct {
 	mu sync.Mutex
 	n  map[string]int
 }
 
-func (c *exchangeCounter) ObserveCredentialRefresh(mode Mode, outcome string) {
+func (c *exchangeCounter) ObserveCredentialRefresh(exchange, outcome string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.n == nil {
 		c.n = map[string]int{}
 	}
-	c.n[string(mode)+" "+outcome]++
+	c.n[exchange+" "+outcome]++
 }
 
 func (c *exchangeCounter) counts() map[string]int {

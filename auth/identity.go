@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 
 	"github.com/csi-provider-aws/csi-provider-aws/class"
@@ -35,6 +37,28 @@ type Identity struct {
 	// PerPod scopes Key to the pod (the resolver's ScopePod): set by
 	// Credentials from its options, never from a request.
 	PerPod bool
+	// AssumeRoleARN is the class's cross-account role ("" for none): the
+	// identity's credentials are then those assumed into it with the pod's
+	// own, and its key says so.
+	AssumeRoleARN string
+	// externalID is the class's assumeRoleExternalId. Only its hash enters
+	// the key; it is never logged.
+	externalID string
+}
+
+// base is the pod's own identity, before any cross-account hop.
+func (i Identity) base() Identity {
+	i.AssumeRoleARN, i.externalID = "", ""
+	return i
+}
+
+// exchange names the exchange that yields i's credentials, for the
+// observer: its mode's, or the hop into a cross-account role.
+func (i Identity) exchange() string {
+	if i.AssumeRoleARN != "" {
+		return ExchangeAssumeRole
+	}
+	return string(i.Mode)
 }
 
 // Key is the cache key for credentials and values read with them: mode,
@@ -75,6 +99,13 @@ func (i Identity) Key() string {
 	parts := []string{string(i.Mode), i.Namespace, i.ServiceAccount, i.RoleARN, i.Region}
 	if i.PerPod {
 		parts = append(parts, "pod:"+i.PodUID)
+	}
+	if i.AssumeRoleARN != "" {
+		// Chained credentials are the pod identity's own hop: another
+		// identity naming the same role never shares them (the base parts
+		// above differ), nor does another external ID.
+		sum := sha256.Sum256([]byte(i.externalID))
+		parts = append(parts, "assume:"+i.AssumeRoleARN, "ext:"+hex.EncodeToString(sum[:8]))
 	}
 	return strings.Join(parts, "|")
 }

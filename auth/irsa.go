@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"k8s.io/klog/v2"
 
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
@@ -133,20 +134,28 @@ func (p *IRSA) assume(ctx context.Context, id Identity, region, token string) (a
 	if err != nil {
 		return aws.Credentials{}, err
 	}
-	c := out.Credentials
-	if c == nil || aws.ToString(c.AccessKeyId) == "" || aws.ToString(c.SecretAccessKey) == "" || c.Expiration == nil {
-		return aws.Credentials{}, failure.New(failure.Unavailable,
-			"assuming role %s for ServiceAccount %s/%s with STS in %s: the answer has no complete credentials",
+	creds, err := assumedCredentials(out.Credentials, id.RoleARN, "csi-provider-aws/irsa")
+	if err != nil {
+		return aws.Credentials{}, failure.Wrap(failure.KindOf(err), err, "assuming role %s for ServiceAccount %s/%s with STS in %s",
 			id.RoleARN, id.Namespace, id.ServiceAccount, region)
+	}
+	return creds, nil
+}
+
+// assumedCredentials turns STS's answer into credentials of roleARN; an
+// answer without complete credentials is a failure.Unavailable.
+func assumedCredentials(c *ststypes.Credentials, roleARN, source string) (aws.Credentials, error) {
+	if c == nil || aws.ToString(c.AccessKeyId) == "" || aws.ToString(c.SecretAccessKey) == "" || c.Expiration == nil {
+		return aws.Credentials{}, failure.New(failure.Unavailable, "the answer has no complete credentials")
 	}
 	return aws.Credentials{
 		AccessKeyID:     aws.ToString(c.AccessKeyId),
 		SecretAccessKey: aws.ToString(c.SecretAccessKey),
 		SessionToken:    aws.ToString(c.SessionToken),
-		Source:          "csi-provider-aws/irsa",
+		Source:          source,
 		CanExpire:       true,
 		Expires:         *c.Expiration,
-		AccountID:       accountOf(id.RoleARN),
+		AccountID:       accountOf(roleARN),
 	}, nil
 }
 

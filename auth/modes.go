@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/csi-provider-aws/csi-provider-aws/class"
+	"github.com/csi-provider-aws/csi-provider-aws/failure"
 	"github.com/csi-provider-aws/csi-provider-aws/request"
 )
 
@@ -30,8 +31,11 @@ type authMode struct {
 	params []class.Param
 	chosen func(value func(param string) string) (bool, error)
 	// audience is the token audience the CSIDriver's tokenRequests must
-	// ask for.
+	// ask for, unless the class's tokenAudience names another (modes that
+	// take one: tokenAudience).
 	audience string
+	// tokenAudience: the class's tokenAudience may replace audience.
+	tokenAudience bool
 	// role: the mode assumes the ServiceAccount's eks.amazonaws.com/role-arn
 	// role, which becomes part of the identity key.
 	role bool
@@ -46,10 +50,11 @@ var _ class.Mode = (*authMode)(nil)
 // irsaMode is IRSA, the default: a class's mode when its parameters choose
 // no other. It reads no parameter.
 var irsaMode = &authMode{
-	name:     ModeIRSA,
-	chosen:   func(func(string) string) (bool, error) { return false, nil },
-	audience: AudienceSTS,
-	role:     true,
+	name:          ModeIRSA,
+	chosen:        func(func(string) string) (bool, error) { return false, nil },
+	audience:      AudienceSTS,
+	tokenAudience: true,
+	role:          true,
 }
 
 // paramUsePodIdentity is the class parameter that chooses EKS Pod Identity.
@@ -79,6 +84,19 @@ var modes = []*authMode{irsaMode, podIdentityMode}
 
 // Modes are the modes table as parsing sees it, for class.Catalog.
 func Modes() []class.Mode { return class.Rows[class.Mode](modes) }
+
+// audienceFor is the audience of the token m's mode exchanges for c: the
+// class's tokenAudience where the mode takes one, else the mode's own.
+func (m *authMode) audienceFor(c *class.Class) (string, error) {
+	switch {
+	case c.TokenAudience == "":
+		return m.audience, nil
+	case m.tokenAudience:
+		return c.TokenAudience, nil
+	}
+	return "", failure.New(failure.InvalidArgument,
+		"tokenAudience is set, but %s credentials always use a token for audience %q; remove tokenAudience, or use IRSA", m.name, m.audience)
+}
 
 // modeNamed returns the row of a mode, nil when there is none.
 func modeNamed(name Mode) *authMode {

@@ -55,6 +55,7 @@ func (testService) ARN() ARNForm {
 }
 func (testService) Versions() VersionRules { return VersionRules{} }
 func (testService) Noun() string           { return "Secrets Manager secret" }
+func (testService) List() ListForm         { return ListForm{Field: "objectNamePrefix"} }
 
 // testMode stands for an auth mode: one that reads no parameter, the
 // default, and one chosen by its parameter set to "true".

@@ -65,6 +65,8 @@ type Service interface {
 	Versions() VersionRules
 	// Noun names one of its objects in messages ("SSM parameter").
 	Noun() string
+	// List says how a class names a set of the service's objects.
+	List() ListForm
 }
 
 // ARNForm is the shape of a service's ARNs,

@@ -34,6 +34,12 @@ type Class struct {
 	Mode AuthMode
 	// PreferredAddressType is "ipv4", "ipv6" or "auto" (lower case).
 	PreferredAddressType string
+	// AssumeRole is the cross-account hop after the pod's own identity;
+	// nil when the class asks for none.
+	AssumeRole *AssumeRole
+	// TokenAudience is the audience of the token IRSA exchanges; "" is the
+	// default (sts.amazonaws.com).
+	TokenAudience string
 	// Objects in the order the class lists them.
 	Objects []Object
 	// work bounds how many objects' jmesPath entries are evaluated at once,
@@ -86,6 +92,18 @@ type Object struct {
 	// it is written (see OwnEncoding); the default of the object's
 	// jmesPath entries and the encoding of its jsonKeysAsFiles keys.
 	Encoding Encoding
+	// Listing, when set, makes the object a set: every object it matches
+	// at Mount time (see Class.Member); Name is then the prefix or path,
+	// and FileName objectAlias, the directory of the set ("" for the
+	// mount's top).
+	Listing *Listing
+	// ListedBy is the prefix or path of the listing a member (see
+	// Class.Member) was matched by; "" for an object of the class.
+	ListedBy string
+	// Dir, when set, is the directory a member read as JSON is instead of
+	// a file: its jmesPath and key files are written in it, and it has no
+	// file of its own.
+	Dir string
 }
 
 // JMESPathFile is one `jmesPath` entry: an expression over the object's JSON
@@ -111,6 +129,9 @@ type FailoverObject struct {
 
 // Label names an object in messages: objects[2] "db-creds".
 func (o *Object) Label() string {
+	if o.ListedBy != "" {
+		return fmt.Sprintf("objects[%d] %q match %q", o.Index, o.ListedBy, o.Name)
+	}
 	return objectLabel(o.Index, o.Name)
 }
 

@@ -137,8 +137,13 @@ func (fn *fileNames) add(name string, w fileOwner) error {
 func (fn *fileNames) addClass(objs []Object) error {
 	for i := range objs {
 		o := &objs[i]
-		if err := fn.add(o.FileName, fileOwner{obj: o, jmes: -1}); err != nil {
-			return err
+		if o.Listing != nil {
+			continue // its files are known at Mount time (Class.Member)
+		}
+		if o.Dir == "" { // a member read as JSON has no file of its own
+			if err := fn.add(o.FileName, fileOwner{obj: o, jmes: -1}); err != nil {
+				return err
+			}
 		}
 		for j := range o.JMESPath {
 			if err := fn.add(o.JMESPath[j].FileName, fileOwner{obj: o, jmes: j}); err != nil {

@@ -33,6 +33,15 @@ const (
 	MaxOptionLength = 64
 	// maxRegionLength bounds region names; the longest today is 14.
 	maxRegionLength = 32
+	// maxRoleARNLength bounds assumeRoleArn: IAM's own limit on a role
+	// ARN (a path of up to 512 characters and a name of up to 64, plus the
+	// prefix).
+	maxRoleARNLength = 2048
+	// maxExternalIDLength is STS's limit on an ExternalId.
+	maxExternalIDLength = 1224
+	// maxAudienceLength bounds tokenAudience; Kubernetes bounds nothing
+	// here, but an audience is a URL or a short name.
+	maxAudienceLength = 256
 )
 
 // The longest value of each string field of an object, from what AWS
@@ -48,6 +57,9 @@ var fieldLimits = map[string]int{
 	keyObjectVersionLabel: 256,
 	keyPath:               jmes.MaxExprBytes,
 	keyObjectEncoding:     MaxOptionLength,
+	// A secret name is at most 512 characters; an SSM name 2048.
+	keyObjectNamePrefix: 512,
+	keyObjectPath:       2048,
 }
 
 // parseState is what parsing one class keeps across its objects: the

@@ -37,6 +37,9 @@ func (m *MountFiles) AddKeys(o *Object, keys []string) ([]string, error) {
 	out := make([]string, len(keys))
 	for k, key := range keys {
 		name := translateName(m.c.PathTranslation, key, "")
+		if o.Dir != "" {
+			name = o.Dir + "/" + name
+		}
 		if why := CheckRelPath(name); why != "" {
 			return nil, invalidArg("%s: jsonKeysAsFiles key %s gives file name %s, which %s; rename the key in the secret, or list the keys you need under jmesPath, each with an objectAlias",
 				o.Label(), short(key), short(name), why)

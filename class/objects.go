@@ -76,17 +76,27 @@ func parseObject(i int, n *yaml.Node, c *Class, defaultMode int32, st *parseStat
 		return o, err
 	}
 	label := o.Label()
-	svc, err := st.services.objectService(label, o.Name, typ)
+	name := o.Name
+	if o.Listing != nil {
+		name = "" // a prefix is never an ARN: objectType is needed
+	}
+	svc, err := st.services.objectService(label, name, typ)
 	if err != nil {
 		return o, err
 	}
 	o.Type = svc.ObjectType()
+	if err := parseListing(label, f, &o, svc); err != nil {
+		return o, err
+	}
 	if err := checkVersions(label, "", svc, o.Version, o.VersionLabel); err != nil {
 		return o, err
 	}
 
 	if o.Mode, err = filePermission(label, "filePermission", f[keyFilePermission], defaultMode); err != nil {
 		return o, err
+	}
+	if o.Listing != nil {
+		return o, finishListing(label, f, c, &o, st)
 	}
 	o.FileName = translateName(c.PathTranslation, o.Alias, o.Name)
 	if why := CheckRelPath(o.FileName); why != "" {
@@ -138,8 +148,21 @@ func readObject(i int, n *yaml.Node, st *parseState) (o Object, typ string, f ma
 	if o.Name, err = str(keyObjectName, "objectName"); err != nil {
 		return o, "", nil, err
 	}
+	lkey, lfield, err := listField(fmt.Sprintf("objects[%d]", i), f)
+	if err != nil {
+		return o, "", nil, err
+	}
+	if lfield != "" {
+		if o.Name, err = str(lkey, lfield); err != nil {
+			return o, "", nil, err
+		}
+		if o.Name == "" {
+			return o, "", nil, invalidArg("objects[%d]: %s is empty; set it to the beginning of the names to list, or name one object with objectName", i, lfield)
+		}
+		o.Listing = &Listing{Field: lfield, Prefix: o.Name}
+	}
 	if o.Name == "" {
-		return o, "", nil, invalidArg("objects[%d] has no objectName; set it to the secret or parameter name or ARN", i)
+		return o, "", nil, invalidArg("objects[%d] has no objectName; set it to the secret or parameter name or ARN (or list a set with objectNamePrefix or objectPath)", i)
 	}
 	for _, x := range []struct {
 		key, field string

@@ -14,7 +14,8 @@ func TestParamNamesAreTheClassesAndTheModes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"objects", "region", "failoverRegion", "pathTranslation", "preferredAddressType", "usePodIdentity"}
+	want := []string{"objects", "region", "failoverRegion", "pathTranslation", "preferredAddressType",
+		"assumeRoleArn", "assumeRoleExternalId", "assumeRoleDurationSeconds", "tokenAudience", "usePodIdentity"}
 	if !slices.Equal(names, want) {
 		t.Errorf("ParamNames = %q, want %q", names, want)
 	}

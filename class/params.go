@@ -20,6 +20,10 @@ const (
 	paramFailoverRegion       = "failoverRegion"
 	paramPathTranslation      = "pathTranslation"
 	paramPreferredAddressType = "preferredAddressType"
+	paramAssumeRoleARN        = "assumeRoleArn"
+	paramAssumeRoleExternalID = "assumeRoleExternalId"
+	paramAssumeRoleDuration   = "assumeRoleDurationSeconds"
+	paramTokenAudience        = "tokenAudience"
 )
 
 // The class's own parameters, as indexes into classParams and into the
@@ -30,6 +34,10 @@ const (
 	pFailoverRegion
 	pPathTranslation
 	pPreferredAddressType
+	pAssumeRoleARN
+	pAssumeRoleExternalID
+	pAssumeRoleDuration
+	pTokenAudience
 )
 
 // Param is one parameter the parser reads: its name, the longest value it
@@ -50,6 +58,10 @@ var classParams = [...]Param{
 	pPathTranslation: {paramPathTranslation, MaxOptionLength,
 		`use one character (the replacement for "/" in file names) or "False"`},
 	pPreferredAddressType: {paramPreferredAddressType, MaxOptionLength, `use "ipv4", "ipv6" or "auto"`},
+	pAssumeRoleARN:        {paramAssumeRoleARN, maxRoleARNLength, "use an IAM role ARN such as arn:aws:iam::111122223333:role/name"},
+	pAssumeRoleExternalID: {paramAssumeRoleExternalID, maxExternalIDLength, "use the external ID the role's trust policy requires"},
+	pAssumeRoleDuration:   {paramAssumeRoleDuration, MaxOptionLength, "use a number of seconds from 900 to 43200"},
+	pTokenAudience:        {paramTokenAudience, maxAudienceLength, "use the audience your cluster's OIDC provider is registered with in IAM"},
 }
 
 // paramList is the one list of parameters a parser reads: classParams,

@@ -86,6 +86,12 @@ func (p *parser) parse(params classValues, defaultMode int32) (*Class, error) {
 	if c.Mode, err = p.mode(params); err != nil {
 		return nil, err
 	}
+	if c.AssumeRole, err = parseAssumeRole(params); err != nil {
+		return nil, err
+	}
+	if c.TokenAudience, err = parseTokenAudience(params[pTokenAudience]); err != nil {
+		return nil, err
+	}
 
 	// The reference provider treats any value other than ipv4/ipv6 as auto;
 	// keep that, since classes with a typo there work today.

@@ -53,8 +53,13 @@ var wantFiles = map[string][]string{
 	"json-keys.yaml/payments-config": {
 		"api-host 0400", "api_url 0440", "config.json 0440", "flags_fast-path 0440", "retry 0440", "timeout_ms 0440",
 	},
-	"encoding.yaml/payments-keys":                {"ca.pem 0644", "client.key 0400", "hmac.key 0400", "keystore.jks 0644", "tls.json 0644"},
-	"optional.yaml/payments-optional":            {"db-password 0644"},
+	"encoding.yaml/payments-keys":               {"ca.pem 0644", "client.key 0400", "hmac.key 0400", "keystore.jks 0644", "tls.json 0644"},
+	"optional.yaml/payments-optional":           {"db-password 0644"},
+	"cross-account.yaml/payments-cross-account": {"shared-db-password 0644"},
+	"listing.yaml/payments-by-prefix": {
+		"config/limits_daily 0644", "config/timeout 0644", "payments/db 0644", "payments/stripe_key 0644",
+	},
+	"listing.yaml/search-tree":                   {"db/password 0644", "db/user 0644", "es/tls/ca 0644", "es/user 0644"},
 	"demo/secretproviderclass.yaml/demo-secrets": {"api-key 0644", "db-password 0400", "db-username 0644", "demo_db-credentials 0644"},
 }
 
@@ -70,6 +75,21 @@ var exampleValues = map[string][]*string{
 		str("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"),
 	},
 	"optional.yaml/payments-optional": {str("s3cr3t"), nil, nil},
+	"listing.yaml/payments-by-prefix": {nil, nil},
+	"listing.yaml/search-tree":        {nil, nil},
+}
+
+// exampleMembers are what the listings of those classes match, by object:
+// the names the comments give (AWS's tag filtering is not repeated here).
+var exampleMembers = map[string][][]provider.Member{
+	"listing.yaml/payments-by-prefix": {
+		{{Name: "prod/payments/db", Data: []byte("d")}, {Name: "prod/payments/stripe/key", Data: []byte("k")}},
+		{{Name: "/prod/payments/config/timeout", Data: []byte("5")}, {Name: "/prod/payments/config/limits/daily", Data: []byte("9")}},
+	},
+	"listing.yaml/search-tree": {
+		{{Name: "/prod/search/es/user", Data: []byte("u")}, {Name: "/prod/search/es/tls/ca", Data: []byte("c")}},
+		{{Name: "prod/search/db", Data: []byte(`{"user":"search","password":"p"}`)}},
+	},
 }
 
 // wantContents are files of those classes whose contents the comments say.
@@ -88,6 +108,10 @@ func builtFiles(t *testing.T, key string, parsed *spclass.Class) []string {
 	t.Helper()
 	values := make([]provider.Value, len(exampleValues[key]))
 	for i, v := range exampleValues[key] {
+		if parsed.Objects[i].Listing != nil {
+			values[i] = provider.Value{Members: exampleMembers[key][i]}
+			continue
+		}
 		if v == nil {
 			values[i] = provider.Value{Missing: true}
 		} else {

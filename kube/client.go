@@ -74,6 +74,8 @@ type Client struct {
 	// concurrent reads of one object in every mode); pods remembers each
 	// pod's node.
 	sas, nodes, pods *getCache
+	// tokens remembers the tokens requested for pods (PodToken).
+	tokens *podTokens
 }
 
 // Start connects to the API server, decides what RBAC lets the daemon do
@@ -140,6 +142,7 @@ func start(ctx context.Context, rc *rest.Config, opts Options) (*Client, error) 
 		sas:      newGetCache(opts.FallbackTTL, opts.Clock),
 		nodes:    newGetCache(opts.FallbackTTL, opts.Clock),
 		pods:     newGetCache(0, opts.Clock),
+		tokens:   newPodTokens(opts.Clock),
 	}
 	startCtx, cancel := context.WithTimeout(ctx, opts.SyncTimeout)
 	defer cancel()

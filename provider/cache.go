@@ -73,7 +73,11 @@ func cacheKey(scope, region string, l objectRead) string {
 	if l.version == "" && label != "" && label == l.svc.currentLabel {
 		label = "" // the same value as no label: one entry, one read
 	}
-	return strings.Join([]string{scope, region, string(l.svc.objectType), l.name, l.version, label}, "\x00")
+	name := l.name
+	if l.list != nil {
+		name = "\x01list " + l.list.Signature() // never a name AWS accepts
+	}
+	return strings.Join([]string{scope, region, string(l.svc.objectType), name, l.version, label}, "\x00")
 }
 
 // pinned reports whether a read names a value that can never change: a
@@ -139,7 +143,7 @@ func (c *valueCache) put(key string, v Value, pinned bool, confirmedAt time.Time
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := len(v.Data) + len(key) + len(v.Version)
+	n := v.size() + len(key)
 	if c.maxBytes > 0 && n > c.maxBytes {
 		return
 	}

@@ -65,6 +65,10 @@ type FetcherOptions struct {
 	FailoverCheckEvery time.Duration
 	// CallTimeout bounds one shared AWS read (default 20s).
 	CallTimeout time.Duration
+	// MaxListingBytes bounds the values one listing object reads (default
+	// 4 MiB, the driver's default answer limit): the daemon sets its
+	// --max-response-bytes, since a larger set cannot be answered anyway.
+	MaxListingBytes int
 	// Clock is the time source (default time.Now).
 	Clock func() time.Time
 	// OnFailoverProblem is told when a background failover check finds an
@@ -108,6 +112,9 @@ func NewFetcher(c *Clients, opts FetcherOptions) *Fetcher {
 	opts.FailoverCheckEvery = max(opts.FailoverCheckEvery, opts.CacheTTL)
 	if opts.CallTimeout <= 0 {
 		opts.CallTimeout = 20 * time.Second
+	}
+	if opts.MaxListingBytes <= 0 {
+		opts.MaxListingBytes = 4 << 20
 	}
 	if opts.Clock == nil {
 		opts.Clock = time.Now
@@ -165,6 +172,9 @@ type objectRead struct {
 	// (Value.Missing) instead of failing. Not part of the cache key: an
 	// optional and a plain read of one object share its value.
 	optional bool
+	// list, when set, makes this the read of every object a listing
+	// matches (name is then its prefix or path).
+	list *class.Listing
 }
 
 // Fetch reads every object of req.Mount.Class and returns values[i] for
@@ -264,7 +274,7 @@ func planReads(c *class.Class) (plan, error) {
 		if err != nil {
 			return plan{}, err
 		}
-		p.primary[i] = objectRead{index: i, svc: svc, name: o.Name, version: o.Version, versionLabel: o.VersionLabel, optional: o.Optional}
+		p.primary[i] = objectRead{index: i, svc: svc, name: o.Name, version: o.Version, versionLabel: o.VersionLabel, optional: o.Optional, list: o.Listing}
 		p.failover[i] = p.primary[i]
 		if fo := o.Failover; fo != nil {
 			p.failover[i].name, p.failover[i].version, p.failover[i].versionLabel = fo.Name, fo.Version, fo.VersionLabel
@@ -307,8 +317,11 @@ func (f *Fetcher) checkFailover(req FetchRequest, reads []objectRead) {
 // objectError builds the message a user reads in `kubectl describe pod`.
 func objectError(o class.Object, svc *service, region string, err error, failoverRegion string, ferr error) error {
 	what := fmt.Sprintf("objects[%d] %s %q", o.Index, svc.noun, o.Name)
+	if o.Listing != nil {
+		what = fmt.Sprintf("objects[%d] %s %q", o.Index, o.Listing.Field, o.Name)
+	}
 	kind := failure.KindOf(err)
-	msg := fmt.Sprintf("%s in %s: %s%s", what, region, failure.Describe(err), svc.hint(kind))
+	msg := fmt.Sprintf("%s in %s: %s%s", what, region, failure.Describe(err), svc.hint(kind, o.Listing != nil))
 	if ferr != nil {
 		name := o.Name
 		if o.Failover != nil {

@@ -53,7 +53,18 @@ func BuildFiles(c *class.Class, values []Value, limit int) ([]File, error) {
 	if len(values) != len(c.Objects) {
 		return nil, failure.New(failure.Internal, "BuildFiles got %d values for %d objects", len(values), len(c.Objects))
 	}
+	c, values, listed, err := expandListings(c, values)
+	if err != nil {
+		return nil, err
+	}
 	b := &filesBuilder{c: c, limit: limit, sizes: make([]int, len(c.Objects)), mount: jmes.NewBudget()}
+	if listed {
+		// Members' names are known only now: check them all, against
+		// each other and the class's files, before any file is made.
+		if b.names, err = c.MountFiles(); err != nil {
+			return nil, err
+		}
+	}
 	own := make([][]byte, len(c.Objects))
 	n := 0
 	for i := range c.Objects {
@@ -66,6 +77,9 @@ func BuildFiles(c *class.Class, values []Value, limit int) ([]File, error) {
 		data, why := decode(enc, v.Data)
 		if why != "" {
 			return nil, invalidArg("%s: the value is not valid %s (objectEncoding %s)%s; store it in that encoding or change objectEncoding", o.Label(), enc, enc, why)
+		}
+		if o.Dir != "" {
+			continue // a member read as JSON: a directory, no file of its own
 		}
 		own[i] = data
 		b.sizes[i] = fileSize(len(data), o.FileName, v.Version)
@@ -80,7 +94,9 @@ func BuildFiles(c *class.Class, values []Value, limit int) ([]File, error) {
 		if v.Missing {
 			continue
 		}
-		b.files = append(b.files, File{Path: o.FileName, Mode: o.Mode, Contents: own[i], Version: v.Version})
+		if o.Dir == "" {
+			b.files = append(b.files, File{Path: o.FileName, Mode: o.Mode, Contents: own[i], Version: v.Version})
+		}
 		if !o.ReadsJSON() {
 			continue
 		}
@@ -104,7 +120,8 @@ func LeftOut(c *class.Class, values []Value) []string {
 	var out []string
 	for i, v := range values {
 		if v.Missing && i < len(c.Objects) {
-			out = append(out, c.Objects[i].FileName)
+			// A listing at the mount's top has no name of its own.
+			out = append(out, cmp.Or(c.Objects[i].FileName, c.Objects[i].Label()))
 		}
 	}
 	return out

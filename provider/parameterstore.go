@@ -34,14 +34,18 @@ var parameterStore = &service{
 		},
 		VersionForm: `an SSM parameter version number such as "3"`,
 	},
-	noun:       "SSM parameter",
-	permission: "ssm:GetParameters, and kms:Decrypt for SecureString",
-	read:       (*regionRead).readParameters,
+	noun:           "SSM parameter",
+	permission:     "ssm:GetParameters, and kms:Decrypt for SecureString",
+	read:           (*regionRead).readParameters,
+	list:           parametersListForm,
+	listPermission: "ssm:GetParametersByPath on the path, and kms:Decrypt for SecureString",
+	readList:       listParameters,
 }
 
 // ParameterStoreAPI is the part of the SSM client the daemon uses.
 type ParameterStoreAPI interface {
 	GetParameters(ctx context.Context, in *ssm.GetParametersInput, optFns ...func(*ssm.Options)) (*ssm.GetParametersOutput, error)
+	GetParametersByPath(ctx context.Context, in *ssm.GetParametersByPathInput, optFns ...func(*ssm.Options)) (*ssm.GetParametersByPathOutput, error)
 }
 
 // ParameterStore returns the SSM client for region.

@@ -41,6 +41,7 @@ func (f *Fetcher) read(ctx context.Context, req FetchRequest, region string, rea
 		reads: reads, values: values, errs: make([]error, len(reads)), held: make([]bool, len(reads)),
 	}
 	byService := map[*service][]int{}
+	var lists []int
 	for j, l := range reads {
 		e, fr := f.cache.lookup(r.key(j), req.NotBefore)
 		if f.opts.Observer != nil && f.cache.enabled() && !req.background {
@@ -51,12 +52,20 @@ func (f *Fetcher) read(ctx context.Context, req FetchRequest, region string, rea
 			continue
 		}
 		r.held[j] = fr == stale && !e.value.Missing
+		if l.list != nil {
+			lists = append(lists, j)
+			continue
+		}
 		byService[l.svc] = append(byService[l.svc], j)
 	}
-	// Each service reads its objects at the same time as the others.
+	// Each service reads its objects at the same time as the others, and
+	// as the listings.
 	var wg sync.WaitGroup
 	for svc, idx := range byService {
 		wg.Go(func() { svc.read(r, ctx, idx) })
+	}
+	if len(lists) > 0 {
+		wg.Go(func() { r.readListings(ctx, lists) })
 	}
 	wg.Wait()
 	r.settle()

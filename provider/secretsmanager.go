@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/csi-provider-aws/csi-provider-aws/class"
@@ -30,6 +31,10 @@ var secretsManager = &service{
 	versionPins:  true,
 	currentLabel: "AWSCURRENT",
 	read:         (*regionRead).readSecrets,
+	list:         secretsListForm,
+	listPermission: "secretsmanager:BatchGetSecretValue, secretsmanager:ListSecrets and secretsmanager:GetSecretValue on the secrets, " +
+		"and kms:Decrypt for a customer-managed key",
+	readList: listSecrets,
 }
 
 // SecretsManagerAPI is the part of the Secrets Manager client the daemon uses.
@@ -37,6 +42,7 @@ type SecretsManagerAPI interface {
 	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
 	BatchGetSecretValue(ctx context.Context, in *secretsmanager.BatchGetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.BatchGetSecretValueOutput, error)
 	DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
+	ListSecrets(ctx context.Context, in *secretsmanager.ListSecretsInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error)
 }
 
 // SecretsManager returns the Secrets Manager client for region.
@@ -300,12 +306,7 @@ func batchGetSecrets(ctx context.Context, api SecretsManagerAPI, creds aws.Crede
 			}
 		}
 		for _, e := range page.Errors {
-			code := aws.ToString(e.ErrorCode)
-			fault := smithy.FaultClient
-			if code == "InternalServiceError" || code == "InternalFailure" || code == "ServiceUnavailable" {
-				fault = smithy.FaultServer
-			}
-			res := secretResult{err: apiError(code, aws.ToString(e.Message), fault)}
+			res := secretResult{err: batchError(e)}
 			sid := aws.ToString(e.SecretId)
 			for _, id := range ids {
 				if id == sid || secretMatches(id, sid, sid) {
@@ -318,6 +319,17 @@ func batchGetSecrets(ctx context.Context, api SecretsManagerAPI, creds aws.Crede
 		}
 		in.NextToken = page.NextToken
 	}
+}
+
+// batchError is the modelled AWS error one secret's entry in a batched
+// answer's Errors stands for.
+func batchError(e smtypes.APIErrorType) error {
+	code := aws.ToString(e.ErrorCode)
+	fault := smithy.FaultClient
+	if code == "InternalServiceError" || code == "InternalFailure" || code == "ServiceUnavailable" {
+		fault = smithy.FaultServer
+	}
+	return apiError(code, aws.ToString(e.Message), fault)
 }
 
 // secretMatches reports whether id (name, full ARN or partial ARN) names

@@ -31,6 +31,12 @@ type service struct {
 	// read reads the objects at positions idx of r.reads, all of this
 	// service, in r.region, filling r.values and r.errs.
 	read func(r *regionRead, ctx context.Context, idx []int)
+	// list is how a class names a set of the service's objects, and
+	// listPermission what the role's policy must allow for it.
+	list           class.ListForm
+	listPermission string
+	// readList reads every object a listing matches (a listRead).
+	readList func(ctx context.Context, l listRead) ([]Member, error)
 }
 
 // services is the table. Adding a service is a file of its own holding its
@@ -58,15 +64,21 @@ func (s *service) ObjectType() class.ObjectType { return s.objectType }
 func (s *service) ARN() class.ARNForm           { return s.arn }
 func (s *service) Versions() class.VersionRules { return s.versions }
 func (s *service) Noun() string                 { return s.noun }
+func (s *service) List() class.ListForm         { return s.list }
 
 var _ class.Service = (*service)(nil)
 
-// hint says what to do about the most common failures of a read.
-func (s *service) hint(k failure.Kind) string {
-	switch k {
-	case failure.PermissionDenied:
+// hint says what to do about the most common failures of a read; listing
+// for a listing object's.
+func (s *service) hint(k failure.Kind, listing bool) string {
+	switch {
+	case k == failure.PermissionDenied && listing:
+		return fmt.Sprintf(" (allow %s, in the role's policy)", s.listPermission)
+	case k == failure.PermissionDenied:
 		return fmt.Sprintf(" (allow %s, in the role's policy)", s.permission)
-	case failure.NotFound:
+	case k == failure.NotFound && listing:
+		return fmt.Sprintf(" (check %s and the region, or set optional: true to mount an empty set)", s.list.Field)
+	case k == failure.NotFound:
 		return " (check objectName, objectVersion and objectVersionLabel, and the region)"
 	}
 	return ""

@@ -24,6 +24,7 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	corev1 "k8s.io/api/core/v1"
@@ -195,6 +196,7 @@ type daemonOptions struct {
 	mountTimeout        time.Duration // default 20s
 	deniedCredsMinAge   time.Duration // default the daemon's (1m)
 	maxAnswerBytes      int           // default the daemon's
+	tokenFallback       bool          // --token-request-fallback
 	socket              string        // default: a new one (a restart reuses the old)
 }
 
@@ -234,9 +236,13 @@ func startDaemon(t testing.TB, o daemonOptions) *daemon {
 	}
 	irsa := auth.NewIRSA(func(region string) auth.STSAPI { return clients.STS(region) }, auth.IRSAOptions{})
 	pi := auth.NewPodIdentity(auth.PodIdentityOptions{IPv4Endpoint: o.podIdentityURL, IPv6Endpoint: o.podIdentityURL})
-	creds, err := auth.NewCredentials(auth.CredentialsOptions{Roles: kubeClient,
+	credOpts := auth.CredentialsOptions{Roles: kubeClient,
 		Providers: map[auth.Mode]auth.Provider{auth.ModeIRSA: irsa, auth.ModePodIdentity: pi}, Scope: o.cacheScope,
-		Observer: metrics})
+		Observer: metrics, Chain: auth.NewChain(func(region string) auth.AssumeRoleAPI { return clients.STS(region) })}
+	if o.tokenFallback {
+		credOpts.Tokens = kubeClient
+	}
+	creds, err := auth.NewCredentials(credOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,12 +360,13 @@ func serviceAccount(ns, name, role string) *corev1.ServiceAccount {
 // pod is who mounts: what kubelet and the driver put in the attributes.
 type pod struct {
 	ns, name, sa string
+	uid          string // default "uid-" + name
 	audiences    []string
 	tokenExp     time.Time
 }
 
 func (p pod) attributes(params map[string]string) string {
-	return testkit.Mount{Namespace: p.ns, Pod: p.name, ServiceAccount: p.sa, Params: params,
+	return testkit.Mount{Namespace: p.ns, Pod: p.name, UID: p.uid, ServiceAccount: p.sa, Params: params,
 		Audiences: p.audiences, TokenExpires: p.tokenExp}.Attributes()
 }
 
@@ -378,16 +385,39 @@ func (d *daemon) mount(t testing.TB, p pod, params map[string]string, target str
 type seeder struct {
 	t   *testing.T
 	url string
+	// creds are whose the seeding calls are (default a static key of
+	// moto's default account; see asRole).
+	creds aws.CredentialsProvider
+}
+
+func (s seeder) credentials() aws.CredentialsProvider {
+	if s.creds != nil {
+		return s.creds
+	}
+	return credentials.NewStaticCredentialsProvider("AKIDSEED", "seed", "")
 }
 
 func (s seeder) sm(region string) *secretsmanager.Client {
-	return secretsmanager.New(secretsmanager.Options{Region: region, BaseEndpoint: aws.String(s.url),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDSEED", "seed", "")})
+	return secretsmanager.New(secretsmanager.Options{Region: region, BaseEndpoint: aws.String(s.url), Credentials: s.credentials()})
 }
 
 func (s seeder) ssm(region string) *ssm.Client {
-	return ssm.New(ssm.Options{Region: region, BaseEndpoint: aws.String(s.url),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDSEED", "seed", "")})
+	return ssm.New(ssm.Options{Region: region, BaseEndpoint: aws.String(s.url), Credentials: s.credentials()})
+}
+
+// asRole is a seeder that acts as roleARN (sts:AssumeRole with the seed
+// key): moto keeps each account's data apart and puts what an assumed role
+// creates in the role's account.
+func (s seeder) asRole(roleARN string) seeder {
+	s.t.Helper()
+	out, err := sts.New(sts.Options{Region: "us-west-2", BaseEndpoint: aws.String(s.url), Credentials: s.credentials()}).
+		AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(roleARN), RoleSessionName: aws.String("seeder")})
+	if err != nil {
+		s.t.Fatalf("seeding as %s: %v", roleARN, err)
+	}
+	c := out.Credentials
+	s.creds = credentials.NewStaticCredentialsProvider(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken))
+	return s
 }
 
 // secret creates (or rotates) a string secret and returns its ARN and the

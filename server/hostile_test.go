@@ -183,6 +183,19 @@ func hostileCases() []hostileCase {
 		{name: "a key's string that is not valid hex is refused without quoting it", params: class("- {objectName: db, objectType: secretsmanager, jsonKeysAsFiles: true, objectEncoding: hex}\n"),
 			code: inv, want: []string{`objects[0] "db": jsonKeysAsFiles key "m" holds a string that is not valid hex (objectEncoding hex)`}, most: 8 * mib},
 
+		// Sets of objects: the matches and their values are bounded as they arrive.
+		// The figure counts the in-process fake's encoding of the pages too
+		// (20 values of 60 KiB each), and doubles under -race; what matters
+		// is that it stops at the limit, whatever the prefix matches.
+		{name: "a prefix over 200 secrets of 60 KiB stops at the answer's limit", params: class("- {objectNamePrefix: fat/, objectType: secretsmanager, maxObjects: 1000}\n"),
+			code: res, want: []string{`objectNamePrefix "fat/" matches secrets whose values add up to more than 4.0 MiB`}, most: 96 * mib},
+		{name: "a prefix matching 1500 secrets stops past maxObjects", params: class("- {objectNamePrefix: many/, objectType: secretsmanager, maxObjects: 1000}\n"),
+			code: inv, want: []string{`objectNamePrefix "many/" matches 1001 secrets or more, more than its maxObjects 1000`}, most: 32 * mib},
+		{name: "two listings that could write 1200 files are refused", params: class("- {objectNamePrefix: a/, objectType: secretsmanager, maxObjects: 600}\n- {objectNamePrefix: b/, objectType: secretsmanager, maxObjects: 600}\n"),
+			code: inv, want: []string{`objects[1] "b/": with maxObjects 600`, "more than 1000 files"}, most: 2 * mib},
+		{name: "a prefix AWS would read as a negation is refused", params: class("- {objectNamePrefix: '!x', objectType: secretsmanager}\n"),
+			code: inv, want: []string{`objectNamePrefix "!x" holds a character no secret name has`}, most: 2 * mib},
+
 		// The request's own fields.
 		{name: "attributes over 256 KiB are refused before decoding", attributes: `{"x":"` + strings.Repeat("x", 300<<10) + `"}`,
 			code: inv, want: []string{"attributes are 307208 bytes, more than the 256 KiB allowed"}, most: 4 * mib},
@@ -211,6 +224,12 @@ func TestHostileClassesCannotTakeTheDaemonDown(t *testing.T) {
 	fake.PutSecretString("us-west-2", "db", string(value))
 	fake.PutSecretString("us-west-2", "huge", `"`+strings.Repeat(marker, 1536<<10/len(marker))+`"`)
 	fake.PutSecretString("us-west-2", "big", `{"f":"`+strings.Repeat(marker, 500<<10/len(marker))+`"}`)
+	for i := range 200 {
+		fake.PutSecretString("us-west-2", fmt.Sprintf("fat/%03d", i), strings.Repeat(marker, 60<<10/len(marker)))
+	}
+	for i := range 1500 {
+		fake.PutSecretString("us-west-2", fmt.Sprintf("many/%04d", i), marker)
+	}
 	fake.PutSecretString("us-west-2", "manykeys", "{"+strings.TrimSuffix(list(40_000, func(i int) string { return fmt.Sprintf(`"k%d":"`+marker+`",`, i) }), ",")+"}")
 	d := startDaemon(t, daemonOptions{endpoint: url, driverWritesSecrets: true, cacheTTL: time.Hour, kube: cluster(serviceAccount("team", "app", role))})
 	p := pod{ns: "team", name: "p", sa: "app"}

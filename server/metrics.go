@@ -101,8 +101,8 @@ func (m *Metrics) zeroKnownSeries() {
 	for _, md := range v1alpha1.CSIDriverProvider_ServiceDesc.Methods {
 		m.panics.WithLabelValues("/" + v1alpha1.CSIDriverProvider_ServiceDesc.ServiceName + "/" + md.MethodName)
 	}
-	for _, mode := range auth.Modes() {
-		m.refresh.WithLabelValues(string(mode.Name()), "ok")
+	for _, exchange := range auth.Exchanges() {
+		m.refresh.WithLabelValues(exchange, "ok")
 	}
 }
 
@@ -139,8 +139,8 @@ func (m *Metrics) ObserveValueLookup(hit bool) {
 }
 
 // ObserveCredentialRefresh implements auth.ExchangeObserver.
-func (m *Metrics) ObserveCredentialRefresh(mode auth.Mode, outcome string) {
-	m.refresh.WithLabelValues(string(mode), outcome).Inc()
+func (m *Metrics) ObserveCredentialRefresh(exchange, outcome string) {
+	m.refresh.WithLabelValues(exchange, outcome).Inc()
 }
 
 // ObserveReady implements ReadyObserver.

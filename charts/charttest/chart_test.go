@@ -272,7 +272,7 @@ func TestClusterRoleOnlyReads(t *testing.T) {
 	t.Parallel()
 	role := render(t).clusterRole(t)
 	allowedVerbs := []string{"get", "list", "watch"}
-	allowedResources := []string{"serviceaccounts", "nodes", "pods"}
+	allowedResources := []string{"serviceaccounts", "nodes", "pods"} // tokenRequestFallback adds its own rule: its test
 	granted := map[string][]string{}
 	for i, r := range role.Rules {
 		if len(r.NonResourceURLs) != 0 {
@@ -919,4 +919,30 @@ func cleanEnv(drop ...string) []string {
 		}
 	}
 	return env
+}
+
+// TestTokenRequestFallbackAddsExactlyTheRuleItNeeds: the value passes the
+// flag and adds create on serviceaccounts/token, nothing else; off (the
+// default) neither.
+func TestTokenRequestFallbackAddsExactlyTheRuleItNeeds(t *testing.T) {
+	t.Parallel()
+	for _, on := range []bool{false, true} {
+		objs := render(t, fmt.Sprintf("tokenRequestFallback=%v", on))
+		args := container(t, objs.daemonSet(t)).Args
+		if got := slices.Contains(args, "--token-request-fallback=true"); got != on {
+			t.Errorf("tokenRequestFallback=%v: the flag is passed: %v (args %q)", on, got, args)
+		}
+		var token []rbacv1.PolicyRule
+		for _, r := range objs.clusterRole(t).Rules {
+			if slices.Contains(r.Resources, "serviceaccounts/token") {
+				token = append(token, r)
+			}
+		}
+		switch {
+		case !on && len(token) != 0:
+			t.Errorf("tokenRequestFallback off grants %v", token)
+		case on && (len(token) != 1 || !slices.Equal(token[0].Verbs, []string{"create"}) || len(token[0].Resources) != 1):
+			t.Errorf("tokenRequestFallback on grants %v, want create on serviceaccounts/token alone", token)
+		}
+	}
 }

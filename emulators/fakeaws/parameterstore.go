@@ -14,6 +14,8 @@ func (s *Server) ssm(c *call) (any, *apiError) {
 		return s.ssmGetParameter(c)
 	case "GetParameters":
 		return s.ssmGetParameters(c)
+	case "GetParametersByPath":
+		return s.ssmGetParametersByPath(c)
 	case "LabelParameterVersion":
 		return s.ssmLabelParameterVersion(c)
 	case "DeleteParameter":

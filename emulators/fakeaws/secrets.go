@@ -175,6 +175,22 @@ func (s *Server) putSecret(region, name string, str *string, bin []byte) (string
 	return sec.arn, id
 }
 
+// TagSecret sets the tags of the secret name in region (key, value,
+// key, value...), replacing any it had, and reports whether it exists.
+func (s *Server) TagSecret(region, name string, keyValues ...string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sec, ok := s.region(region).secrets[name]
+	if !ok {
+		return false
+	}
+	sec.tags = nil
+	for k := 0; k+1 < len(keyValues); k += 2 {
+		sec.tags = append(sec.tags, smTag{Key: keyValues[k], Value: keyValues[k+1]})
+	}
+	return true
+}
+
 // DeleteSecretNow removes a secret at once (like ForceDeleteWithoutRecovery)
 // and reports whether it existed.
 func (s *Server) DeleteSecretNow(region, name string) bool {

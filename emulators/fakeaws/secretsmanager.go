@@ -191,6 +191,12 @@ func (s *Server) smBatchGetSecretValue(c *call) (any, *apiError) {
 	if e := s.authorize(c, "secretsmanager:BatchGetSecretValue", "", "", ""); e != nil {
 		return nil, e
 	}
+	if len(in.Filters) > 0 {
+		// Filters list secrets: AWS asks for ListSecrets as well.
+		if e := s.authorize(c, "secretsmanager:ListSecrets", "", "", ""); e != nil {
+			return nil, e
+		}
+	}
 	b := &batchAnswer{values: []*secretValue{}, errs: []smAPIError{}}
 	out := map[string]any{}
 	if len(in.SecretIdList) > 0 {

@@ -41,6 +41,11 @@ type Server struct {
 	denies   []denial
 	// revokedBefore: role ARN -> sessions issued until then are denied.
 	revokedBefore map[string]time.Time
+	// roleTrust: target role ARN -> who may sts:AssumeRole it.
+	roleTrust map[string][]roleTrust
+	// oidcAudiences are the token audiences AssumeRoleWithWebIdentity
+	// accepts.
+	oidcAudiences []string
 	faults        []*Fault
 
 	calls    map[callKey]int
@@ -67,6 +72,8 @@ func New() *Server {
 		calls:    map[callKey]int{},
 
 		revokedBefore: map[string]time.Time{},
+		roleTrust:     map[string][]roleTrust{},
+		oidcAudiences: []string{webIdentityAudience},
 		fipsHits:      map[string]int{},
 	}
 }

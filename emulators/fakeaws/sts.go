@@ -31,6 +31,8 @@ func (s *Server) sts(c *call) (any, *apiError) {
 	switch c.op {
 	case "AssumeRoleWithWebIdentity":
 		return s.assumeRoleWithWebIdentity(c)
+	case "AssumeRole":
+		return s.assumeRole(c)
 	case "GetCallerIdentity":
 		if e := s.authenticate(c); e != nil {
 			return nil, e
@@ -137,7 +139,7 @@ func (s *Server) assumeRoleWithWebIdentity(c *call) (any, *apiError) {
 	if !ok {
 		return nil, errorf(http.StatusBadRequest, "InvalidIdentityToken", "The web identity token is not a valid JWT.")
 	}
-	if !slices.Contains(claims.audiences(), webIdentityAudience) {
+	if !slices.ContainsFunc(claims.audiences(), func(a string) bool { return slices.Contains(s.oidcAudiences, a) }) {
 		return nil, errorf(http.StatusBadRequest, "InvalidIdentityToken", "Incorrect token audience")
 	}
 	if claims.Exp == nil {
@@ -163,7 +165,7 @@ func (s *Server) assumeRoleWithWebIdentity(c *call) (any, *apiError) {
 		SubjectFromWebIdentityToken: claims.Sub,
 		AssumedRoleUser:             assumedRoleUser{Arn: sess.assumedARN, AssumedRoleId: sess.assumedID},
 		Provider:                    claims.Iss,
-		Audience:                    webIdentityAudience,
+		Audience:                    claims.audiences()[0],
 	}, nil
 }
 

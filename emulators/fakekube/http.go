@@ -53,6 +53,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.review(w, r)
 		return
 	}
+	if m := tokenPath.FindStringSubmatch(path); m != nil && r.Method == http.MethodPost {
+		s.count("create serviceaccounts/token")
+		s.token(w, r, m[1], m[2])
+		return
+	}
 	req, status := s.parse(r, path)
 	if status != nil {
 		s.count(strings.ToLower(r.Method) + " " + path)

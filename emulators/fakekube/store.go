@@ -285,6 +285,16 @@ func (s *Server) AddPod(namespace, name, nodeName, serviceAccount string) {
 	})
 }
 
+// PodUID is the UID the server gave a Pod ("" when there is none).
+func (s *Server) PodUID(namespace, name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o, ok := s.resources["pods"].objects[key(namespace, name)]; ok {
+		return string(o.GetUID())
+	}
+	return ""
+}
+
 // DeletePod removes a Pod and reports whether it existed.
 func (s *Server) DeletePod(namespace, name string) bool {
 	s.mu.Lock()

@@ -17,6 +17,9 @@ args:
   - --mount-timeout={{ $root.Values.mountTimeout }}
   - --shutdown-timeout={{ $root.Values.shutdownTimeout }}
   - --aws-max-attempts={{ $root.Values.awsMaxAttempts | int64 }}
+  {{- if $root.Values.tokenRequestFallback }}
+  - --token-request-fallback=true
+  {{- end }}
   - -v={{ $root.Values.logVerbosity | int64 }}
   {{- with $root.Values.podIdentityHttpTimeout }}
   - --pod-identity-http-timeout={{ . }}
