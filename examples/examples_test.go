@@ -59,7 +59,7 @@ var wantFiles = map[string][]string{
 	"listing.yaml/payments-by-prefix": {
 		"config/limits_daily 0644", "config/timeout 0644", "payments/db 0644", "payments/stripe_key 0644",
 	},
-	"listing.yaml/search-tree":                   {"db/password 0644", "db/user 0644", "es/tls/ca 0644", "es/user 0644"},
+	"listing.yaml/search-tree":                   {"es/tls/ca 0644", "es/user 0644", "secrets/db/password 0644", "secrets/db/user 0644"},
 	"demo/secretproviderclass.yaml/demo-secrets": {"api-key 0644", "db-password 0400", "db-username 0644", "demo_db-credentials 0644"},
 }
 

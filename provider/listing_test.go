@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/csi-provider-aws/csi-provider-aws/class"
+	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakeaws"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
 	"github.com/csi-provider-aws/csi-provider-aws/request"
 )
@@ -191,6 +192,45 @@ func TestAPathListingReadsTheTreeOrItsTop(t *testing.T) {
 			}
 			if strings.Join(got, " ") != tc.want {
 				t.Errorf("members = %v, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestAListingFollowsTheStaleRule: through an outage the last set AWS
+// confirmed is served within StaleMax, as a value is; a denial is AWS's
+// last word and is never covered.
+func TestAListingFollowsTheStaleRule(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fault fakeaws.Fault
+		deny  bool
+		kind  failure.Kind
+	}{
+		{name: "a server fault serves the last set", fault: fakeaws.Fault{Service: "secretsmanager", Status: 500}},
+		{name: "throttling serves the last set", fault: fakeaws.Fault{Service: "secretsmanager", Status: 429}},
+		{name: "a denial fails the Mount", deny: true, kind: failure.PermissionDenied},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newFetchEnv(t, FetcherOptions{CacheTTL: time.Minute, StaleMax: time.Hour})
+			e.putSecrets("us-west-2", "set/", 3)
+			c := listing("us-west-2", SecretsManager, prefixOf(t, "set/", 100))
+			e.mustFetch("s", c)
+			e.clock.Advance(2 * time.Minute)
+			if tc.deny {
+				e.aws.DenyAction(testRole, "secretsmanager:ListSecrets")
+			} else {
+				e.aws.Inject(tc.fault)
+			}
+			v, err := e.fetch("s", c)
+			if tc.deny {
+				if failure.KindOf(err) != tc.kind || !strings.Contains(err.Error(), "secretsmanager:ListSecrets") {
+					t.Errorf("Fetch = %v, want PermissionDenied saying to allow ListSecrets", err)
+				}
+				return
+			}
+			if err != nil || len(v[0].Members) != 3 {
+				t.Errorf("Fetch = %v, %v; want the last set", v, err)
 			}
 		})
 	}

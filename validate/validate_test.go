@@ -181,6 +181,8 @@ func TestWarningsPassUnlessStrict(t *testing.T) {
 			`testdata/warn/pinned.yaml: team/pinned: warning: objects[0] "db": objectVersion "01234567-89ab-cdef-0123-456789abcdef" pins that version`},
 		{"a failoverObject without objectAlias names the file after objectName", "failover-without-alias.yaml",
 			`testdata/warn/failover-without-alias.yaml: team/previous-in-failover: warning: objects[0] "db": failoverObject without objectAlias`},
+		{"a listing without objectAlias beside other objects may collide as it grows", "listing-without-alias.yaml",
+			`testdata/warn/listing-without-alias.yaml: team/mixed: warning: objects[1] "app/": objectNamePrefix without objectAlias writes its matches at the top of the mount`},
 		{"a parameter the provider does not read is named", "unknown-parameter.yaml",
 			`testdata/warn/unknown-parameter.yaml: team/misspelt: warning: parameter "Region" is not one the provider reads`},
 	}

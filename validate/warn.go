@@ -11,7 +11,8 @@ import (
 
 // warn reports what a valid class probably does not mean: a parameter the
 // provider does not read, no region, a version pinned where the class
-// reads no other, a failoverObject without an objectAlias.
+// reads no other, a failoverObject without an objectAlias, a listing
+// without one beside other objects.
 func (v *validator) warn(file, who string, c *class.Class, params map[string]string) {
 	var ws []string
 	for _, k := range slices.Sorted(maps.Keys(params)) {
@@ -28,6 +29,10 @@ func (v *validator) warn(file, who string, c *class.Class, params map[string]str
 		if o.Version != "" && !readsCurrent(c, o) {
 			ws = append(ws, fmt.Sprintf("%s: objectVersion %q pins that version, so a rotation never reaches the pod; remove objectVersion to follow rotations, or mount the current version too, as another object with its own objectAlias",
 				o.Label(), o.Version))
+		}
+		if o.Listing != nil && o.Alias == "" && len(c.Objects) > 1 {
+			ws = append(ws, fmt.Sprintf("%s: %s without objectAlias writes its matches at the top of the mount, beside the other objects' files, so an object created later under it can take another file's name and fail the Mount; set objectAlias to give the set a directory of its own",
+				o.Label(), o.Listing.Field))
 		}
 		if o.Failover != nil && o.Alias == "" {
 			ws = append(ws, fmt.Sprintf("%s: failoverObject without objectAlias: the file is named after objectName; set objectAlias, so that the file keeps its name when failoverObject comes to name the replica (which requires objectAlias)",
