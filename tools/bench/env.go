@@ -66,9 +66,14 @@ func (e *env) startAWS() error {
 	}
 	var objects strings.Builder
 	for i := range e.s.secrets {
-		name := fmt.Sprintf("secret-%02d", i)
+		name := e.s.secretName(i)
 		e.aws.PutSecretString(region, name, strings.Repeat(string(rune('a'+i%26)), 64))
-		fmt.Fprintf(&objects, "- {objectName: %s, objectType: secretsmanager}\n", name)
+		if !e.s.prefix {
+			fmt.Fprintf(&objects, "- {objectName: %s, objectType: secretsmanager}\n", name)
+		}
+	}
+	if e.s.prefix {
+		objects.WriteString("- {objectNamePrefix: set/, objectType: secretsmanager}\n")
 	}
 	params, _ := json.Marshal(map[string]string{"objects": objects.String(), "region": region})
 	e.params = string(params)

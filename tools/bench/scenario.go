@@ -24,6 +24,19 @@ type scenario struct {
 	// kubelet mounts the volumes of pods that start together in parallel,
 	// and a node starts at most a few hundred pods.
 	burst int
+	// prefix mounts the secrets with one objectNamePrefix instead of one
+	// object each: they are named "set/secret-NN", and the files are the
+	// same.
+	prefix bool
+}
+
+// secretName is the name of secret i in AWS.
+func (s scenario) secretName(i int) string {
+	name := fmt.Sprintf("secret-%02d", i)
+	if s.prefix {
+		return "set/" + name
+	}
+	return name
 }
 
 func runScenario(bin string, s scenario) error {
@@ -93,7 +106,7 @@ func (e *env) republishRounds() ([]time.Duration, error) {
 // rotate changes secret-00, runs the rotate phase and prints the whole
 // run; when the scenario spreads, it then waits for every pod to see it.
 func (e *env) rotate(total phaseResult) error {
-	e.aws.PutSecretString(region, "secret-00", strings.Repeat("r", 64))
+	e.aws.PutSecretString(region, e.s.secretName(0), strings.Repeat("r", 64))
 	rotatedAt := time.Now()
 	rot, err := e.phase("rotate", func() ([]time.Duration, error) { return e.round(false, 0) })
 	if err != nil {
