@@ -31,6 +31,9 @@ func FuzzParseClass(f *testing.F) {
 		{yamlLines("- objectName: db", "  objectType: secretsmanager", "  jsonKeysAsFiles: \"TRUE\"", "  optional: true",
 			"  objectEncoding: Base64", "  jmesPath:", "    - {path: a, objectAlias: b, objectEncoding: hex}"), ""},
 		{yamlLines("- objectName: db", "  objectType: ssmparameter", "  optional: yes", "  objectEncoding: [x]"), ""},
+		{yamlLines("- objectNamePrefix: app/", "  objectType: secretsmanager", "  objectTags: {team: x, env: '1'}", "  maxObjects: 50",
+			"  objectAlias: set", "  jmesPath: [{path: a, objectAlias: a}]", "- objectName: app/x", "  objectType: secretsmanager"), ""},
+		{yamlLines("- objectPath: /app", "  objectType: ssmparameter", "  recursive: false", "  maxObjects: 1000"), "False"},
 		{entries(101), ""},
 		{withJMESPath("db", 101), ""},
 	} {
@@ -60,6 +63,12 @@ func FuzzParseClass(f *testing.F) {
 		}
 		files := 0
 		for _, o := range c.Objects {
+			if o.Listing != nil {
+				if o.Listing.Max < 1 || o.Listing.Max > class.MaxListedObjects || o.Listing.Prefix == "" {
+					t.Fatalf("accepted listing %+v", *o.Listing)
+				}
+				files += (o.Listing.Max - 1) * (1 + len(o.JMESPath))
+			}
 			files += 1 + len(o.JMESPath)
 			if len(o.JMESPath) > class.MaxJMESPathEntries {
 				t.Fatalf("Parse accepted %d jmesPath entries in one object", len(o.JMESPath))
@@ -87,6 +96,14 @@ func FuzzParseClass(f *testing.F) {
 		for _, o := range c.Objects {
 			if o.Name == "" || (o.Type != provider.SecretsManager && o.Type != provider.ParameterStore) {
 				t.Fatalf("accepted object %+v", o)
+			}
+			if o.Listing != nil {
+				// A set's files are named at Mount time, in the directory
+				// objectAlias names ("" for the mount's top).
+				if o.FileName != "" {
+					testkit.CheckAcceptedPath(t, o.FileName)
+				}
+				continue
 			}
 			claim(o.FileName, o.Mode)
 			for _, j := range o.JMESPath {
