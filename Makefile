@@ -65,6 +65,7 @@ fuzz:
 	$(GO) test ./class/ -run '^$$' -fuzz '^FuzzParseClass$$' -fuzztime 30s
 	$(GO) test ./provider/ -run '^$$' -fuzz '^FuzzBuildFiles$$' -fuzztime 30s
 	$(GO) test ./provider/ -run '^$$' -fuzz '^FuzzJSONFiles$$' -fuzztime 30s
+	$(GO) test ./provider/ -run '^$$' -fuzz '^FuzzListingMembers$$' -fuzztime 30s
 	$(GO) test ./jmes/ -run '^$$' -fuzz '^FuzzJMESPath$$' -fuzztime 30s
 	$(GO) test ./request/ -run '^$$' -fuzz '^FuzzAttributes$$' -fuzztime 30s
 

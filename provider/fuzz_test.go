@@ -111,3 +111,46 @@ func FuzzJSONFiles(f *testing.F) {
 		}
 	})
 }
+
+// FuzzListingMembers: whatever names AWS returns for a listing's matches
+// (a tenant names its secrets), the files are valid, distinct paths inside
+// the listing's directory, or the Mount fails with InvalidArgument.
+func FuzzListingMembers(f *testing.F) {
+	for _, seed := range []struct{ a, b, translation string }{
+		{"app/db", "app/api/key", ""},
+		{"app/x", "app/x/y", "False"},
+		{"app/..data/x", "app/.", "False"},
+		{"app/a_b", "app/a/b", "_"},
+		{"app/", "app//", "False"},
+		{"app/\x00", "app/é", "-"},
+	} {
+		f.Add(seed.a, seed.b, seed.translation)
+	}
+	f.Fuzz(func(t *testing.T, a, b, translation string) {
+		p := mountAttrs("- {objectNamePrefix: app/, objectType: secretsmanager, objectAlias: set, jsonKeysAsFiles: true}\n- {objectName: other, objectType: secretsmanager, objectAlias: set.txt}")
+		p["pathTranslation"] = translation
+		c, err := class.Parse(p, driverMode, catalog)
+		if err != nil {
+			return
+		}
+		values := []Value{{Members: []Member{{Name: a, Data: []byte(`{"k":"v"}`)}, {Name: b, Data: []byte(`{"k":"w"}`)}}}, {Data: []byte("o")}}
+		files, err := BuildFiles(c, values, 1<<20)
+		if err != nil {
+			if k := failure.KindOf(err); k != failure.InvalidArgument {
+				t.Fatalf("BuildFiles error of kind %v: %v", k, err)
+			}
+			return
+		}
+		seen := map[string]bool{}
+		for _, fl := range files {
+			testkit.CheckAcceptedPath(t, fl.Path)
+			if seen[fl.Path] {
+				t.Fatalf("two files share the path %q", fl.Path)
+			}
+			seen[fl.Path] = true
+			if fl.Path != "set.txt" && !strings.HasPrefix(fl.Path, "set/") {
+				t.Fatalf("member file %q is outside the listing's directory", fl.Path)
+			}
+		}
+	})
+}
