@@ -65,9 +65,10 @@ type FetcherOptions struct {
 	FailoverCheckEvery time.Duration
 	// CallTimeout bounds one shared AWS read (default 20s).
 	CallTimeout time.Duration
-	// MaxListingBytes bounds the values one listing object reads (default
-	// 4 MiB, the driver's default answer limit): the daemon sets its
-	// --max-response-bytes, since a larger set cannot be answered anyway.
+	// MaxListingBytes bounds the values the listing objects of one class
+	// hold while they read, shared equally among them (default 4 MiB, the
+	// driver's default answer limit): the daemon sets its
+	// --max-response-bytes, since larger sets cannot be answered anyway.
 	MaxListingBytes int
 	// Clock is the time source (default time.Now).
 	Clock func() time.Time
@@ -173,8 +174,10 @@ type objectRead struct {
 	// optional and a plain read of one object share its value.
 	optional bool
 	// list, when set, makes this the read of every object a listing
-	// matches (name is then its prefix or path).
-	list *class.Listing
+	// matches (name is then its prefix or path), holding at most
+	// listBytes of values while it reads.
+	list      *class.Listing
+	listBytes int
 }
 
 // Fetch reads every object of req.Mount.Class and returns values[i] for
@@ -192,7 +195,7 @@ func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) ([]Value, error) 
 	values := make([]Value, len(c.Objects))
 	rctx, cancel := f.readContext(ctx)
 	defer cancel()
-	p, err := planReads(c)
+	p, err := planReads(c, f.opts.MaxListingBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -265,9 +268,17 @@ type plan struct {
 }
 
 // planReads finds the service of every object; one without a row in the
-// services table fails the whole Fetch (an Internal error).
-func planReads(c *class.Class) (plan, error) {
+// services table fails the whole Fetch (an Internal error). The class's
+// listings share listingBytes: each may hold its share of it while it
+// reads, so a class of many listings holds no more than one.
+func planReads(c *class.Class, listingBytes int) (plan, error) {
 	p := plan{primary: make([]objectRead, len(c.Objects)), failover: make([]objectRead, len(c.Objects))}
+	listings := 0
+	for i := range c.Objects {
+		if c.Objects[i].Listing != nil {
+			listings++
+		}
+	}
 	for i := range c.Objects {
 		o := &c.Objects[i]
 		svc, err := serviceOf(o)
@@ -275,6 +286,9 @@ func planReads(c *class.Class) (plan, error) {
 			return plan{}, err
 		}
 		p.primary[i] = objectRead{index: i, svc: svc, name: o.Name, version: o.Version, versionLabel: o.VersionLabel, optional: o.Optional, list: o.Listing}
+		if o.Listing != nil {
+			p.primary[i].listBytes = listingBytes / listings
+		}
 		p.failover[i] = p.primary[i]
 		if fo := o.Failover; fo != nil {
 			p.failover[i].name, p.failover[i].version, p.failover[i].versionLabel = fo.Name, fo.Version, fo.VersionLabel

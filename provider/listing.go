@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,9 +22,10 @@ type listRead struct {
 	region  string
 	creds   aws.CredentialsProvider
 	listing *class.Listing
-	// maxBytes bounds the values the listing holds at once; past it the
-	// read stops (failure.TooLarge): a listing is tenant input, and its
-	// matches could otherwise hold maxObjects times the largest value.
+	// maxBytes bounds the values the listing holds at once, its share of
+	// FetcherOptions.MaxListingBytes; past it the read stops
+	// (failure.TooLarge): a listing is tenant input, and its matches could
+	// otherwise hold maxObjects times the largest value.
 	maxBytes int
 }
 
@@ -45,7 +47,7 @@ func (ms *members) add(m Member) error {
 	ms.bytes += len(m.Name) + len(m.Data) + len(m.Version)
 	if ms.bytes > ms.l.maxBytes {
 		return refusedListing(failure.TooLarge,
-			"%s %q matches %s whose values add up to more than %s, more than one Mount answers (its --max-response-bytes); narrow %s or lower maxObjects",
+			"%s %q matches %s whose values add up to more than %s, its share of what one Mount answers (--max-response-bytes, shared by the class's listings); narrow %s or lower maxObjects",
 			ms.l.listing.Field, ms.l.listing.Prefix, ms.noun, failure.Bytes(ms.l.maxBytes), ms.l.listing.Field)
 	}
 	return nil
@@ -101,12 +103,13 @@ func (r *regionRead) readListings(ctx context.Context, idx []int) {
 func (r *regionRead) readListing(ctx context.Context, j int) {
 	f, l := r.f, r.reads[j]
 	key := r.key(j)
-	v, err := joinFreshFlight(ctx, r, "list\x00"+key+flightSuffix(l.optional), func(ctx context.Context, notBefore time.Time) (Value, time.Time, error) {
+	flight := "list\x00" + key + flightSuffix(l.optional) + "\x00" + strconv.Itoa(l.listBytes)
+	v, err := joinFreshFlight(ctx, r, flight, func(ctx context.Context, notBefore time.Time) (Value, time.Time, error) {
 		if v, at, ok := f.cache.get(key, notBefore, l.optional); ok {
 			return v, at, nil
 		}
 		readAt := f.opts.Clock()
-		ms, err := l.svc.readList(ctx, listRead{clients: f.clients, region: r.region, creds: r.creds, listing: l.list, maxBytes: f.opts.MaxListingBytes})
+		ms, err := l.svc.readList(ctx, listRead{clients: f.clients, region: r.region, creds: r.creds, listing: l.list, maxBytes: l.listBytes})
 		switch {
 		case err == nil:
 			v := Value{Members: ms}

@@ -235,3 +235,26 @@ func TestAListingFollowsTheStaleRule(t *testing.T) {
 		})
 	}
 }
+
+// TestTheListingsOfAClassShareOneByteBound: four listings of 1.5 MiB each
+// are each under the bound, but a class holds no more than one bound of
+// listed values while it reads, however many listings it has.
+func TestTheListingsOfAClassShareOneByteBound(t *testing.T) {
+	e := newFetchEnv(t, FetcherOptions{CacheTTL: time.Minute, MaxListingBytes: 4 << 20})
+	var objects strings.Builder
+	for l := range 4 {
+		for i := range 3 {
+			e.aws.PutSecretString("us-west-2", fmt.Sprintf("l%d/%d", l, i), strings.Repeat("x", 512<<10))
+		}
+		fmt.Fprintf(&objects, "- {objectNamePrefix: l%d/, objectType: secretsmanager, objectAlias: d%d}\n", l, l)
+	}
+	c := mustParse(t, mountAttrs(objects.String()))
+	_, err := e.fetch("s", regional{region: "us-west-2", Class: c})
+	if failure.KindOf(err) != failure.TooLarge || !strings.Contains(err.Error(), "add up to more than 1.0 MiB, its share") {
+		t.Errorf("Fetch = %v, want each listing refused past its 1 MiB share", err)
+	}
+	one := mustParse(t, mountAttrs("- {objectNamePrefix: l0/, objectType: secretsmanager}"))
+	if _, err := e.fetch("s", regional{region: "us-west-2", Class: one}); err != nil {
+		t.Errorf("one listing of 1.5 MiB alone: %v", err)
+	}
+}
