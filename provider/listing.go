@@ -30,12 +30,30 @@ type listRead struct {
 }
 
 // members collects a listing's matches, enforcing its bounds as they
-// arrive: at most the listing's Max objects, at most maxBytes of values.
+// arrive: at most the listing's Max objects, at most maxBytes of values,
+// and at most scanLimit objects looked at to find them.
 type members struct {
-	l     listRead
-	noun  string // "secrets", "parameters"
-	list  []Member
-	bytes int
+	l       listRead
+	noun    string // "secrets", "parameters"
+	list    []Member
+	bytes   int
+	scanned int
+}
+
+// scanLimit is how many objects a listing may look at to find its matches
+// (tags are checked here, not by AWS): ten for each match it may have, and
+// at least a thousand, ten pages of ListSecrets.
+func (ms *members) scanLimit() int { return max(1000, 10*ms.l.listing.Max) }
+
+// scan counts one object looked at; its error stops the read.
+func (ms *members) scan() error {
+	if ms.scanned++; ms.scanned > ms.scanLimit() {
+		l := ms.l.listing
+		return refusedListing(failure.InvalidArgument,
+			"%s %q with objectTags looks through more than %d %s to find its matches (ten for each of its maxObjects %d, at least 1000); narrow %s so that fewer %s start with it",
+			l.Field, l.Prefix, ms.scanLimit(), ms.noun, l.Max, l.Field, ms.noun)
+	}
+	return nil
 }
 
 // add takes one match; its error stops the read.

@@ -258,3 +258,20 @@ func TestTheListingsOfAClassShareOneByteBound(t *testing.T) {
 		t.Errorf("one listing of 1.5 MiB alone: %v", err)
 	}
 }
+
+// TestATagListingLooksAtABoundedNumberOfSecrets: tags are checked here, so
+// a broad prefix whose secrets mostly fail the tags would page through
+// the account; the read stops at ten secrets looked at per match allowed
+// (at least 1000).
+func TestATagListingLooksAtABoundedNumberOfSecrets(t *testing.T) {
+	e := newFetchEnv(t, FetcherOptions{CacheTTL: time.Minute})
+	e.putSecrets("us-west-2", "wide/", 1100, "team", "search", "owner", "payments")
+	e.putSecrets("us-west-2", "wide/ok-", 2, "team", "payments")
+	_, err := e.fetch("s", listing("us-west-2", SecretsManager, prefixOf(t, "wide/", 10, "team", "payments")))
+	if failure.KindOf(err) != failure.InvalidArgument || !strings.Contains(err.Error(), "looks through more than 1000 secrets") {
+		t.Errorf("Fetch = %v, want the scan bound", err)
+	}
+	if got := e.calls()["secretsmanager:ListSecrets"]; got != 11 {
+		t.Errorf("ListSecrets calls = %d, want the read stopped on the 11th page", got)
+	}
+}

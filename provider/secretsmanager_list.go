@@ -124,6 +124,9 @@ func listTaggedSecrets(ctx context.Context, api SecretsManagerAPI, ms *members) 
 			return err
 		}
 		for _, s := range page.SecretList {
+			if err := ms.scan(); err != nil {
+				return err
+			}
 			if !strings.HasPrefix(aws.ToString(s.Name), l.Prefix) || !hasTags(s.Tags, l.Tags) {
 				continue
 			}
