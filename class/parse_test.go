@@ -9,6 +9,7 @@ import (
 	"github.com/csi-provider-aws/csi-provider-aws/auth"
 	"github.com/csi-provider-aws/csi-provider-aws/class"
 	"github.com/csi-provider-aws/csi-provider-aws/failure"
+	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
 	"github.com/csi-provider-aws/csi-provider-aws/provider"
 )
 
@@ -19,25 +20,10 @@ const (
 	driverMode = int32(420) // the driver's default `permission`, 0644
 )
 
-// yamlLines joins YAML lines, so tables can show indentation plainly.
-func yamlLines(l ...string) string { return strings.Join(l, "\n") + "\n" }
-
-// mountAttrs builds Mount attributes the way the driver does: the class's
-// parameters plus keys Parse must ignore.
-func mountAttrs(objects string, kv ...string) map[string]string {
-	p := map[string]string{
-		"objects":                                objects,
-		"secretProviderClass":                    "app-secrets",
-		"csi.storage.k8s.io/pod.name":            "app-0",
-		"csi.storage.k8s.io/pod.namespace":       "default",
-		"csi.storage.k8s.io/serviceAccount.name": "app",
-		"csi.storage.k8s.io/ephemeral":           "false",
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		p[kv[i]] = kv[i+1]
-	}
-	return p
-}
+var (
+	yamlLines  = testkit.YAMLLines
+	mountAttrs = testkit.ClassAttributes
+)
 
 // catalog is the daemon's: provider's services and auth's modes.
 var catalog = class.Catalog{Services: provider.Services(), Modes: auth.Modes()}

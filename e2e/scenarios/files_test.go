@@ -5,10 +5,6 @@ package scenarios
 import (
 	"encoding/base64"
 	"fmt"
-	"io"
-	"net/http"
-	"strconv"
-	"strings"
 	"testing"
 
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
@@ -82,32 +78,4 @@ func TestJSONKeysEncodingsAndOptionalObjects(t *testing.T) {
 		q := mounted(t, ns, sa, "all-missing")
 		q.wantFiles(t)
 	})
-}
-
-// daemonMetric reads the shared daemon's counter name, every label
-// summed, from its /metrics (0 when it has no sample yet).
-func daemonMetric(t *testing.T, name string) float64 {
-	t.Helper()
-	resp, err := http.Get(env.daemon.HTTPURL + "/metrics")
-	if err != nil {
-		t.Fatalf("daemon metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum float64
-	for _, line := range strings.Split(string(b), "\n") {
-		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
-			continue
-		}
-		f := strings.Fields(line)
-		v, err := strconv.ParseFloat(f[len(f)-1], 64)
-		if err != nil {
-			t.Fatalf("metrics line %q: %v", line, err)
-		}
-		sum += v
-	}
-	return sum
 }

@@ -422,6 +422,25 @@ func wantError(t *testing.T, err error, subs ...string) {
 // outcome summed, from its /metrics.
 func daemonMounts(t *testing.T) float64 {
 	t.Helper()
+	sum, found := readDaemonMetric(t, "csi_provider_aws_mounts_total")
+	if !found {
+		t.Fatalf("the daemon's /metrics has no csi_provider_aws_mounts_total")
+	}
+	return sum
+}
+
+// daemonMetric reads the shared daemon's counter name, every label
+// summed, from its /metrics (0 when it has no sample yet).
+func daemonMetric(t *testing.T, name string) float64 {
+	t.Helper()
+	sum, _ := readDaemonMetric(t, name)
+	return sum
+}
+
+// readDaemonMetric sums the samples of name on the shared daemon's
+// /metrics and reports whether it has any.
+func readDaemonMetric(t *testing.T, name string) (sum float64, found bool) {
+	t.Helper()
 	resp, err := http.Get(env.daemon.HTTPURL + "/metrics")
 	if err != nil {
 		t.Fatalf("daemon metrics: %v", err)
@@ -431,10 +450,8 @@ func daemonMounts(t *testing.T) float64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sum float64
-	found := false
 	for _, line := range strings.Split(string(b), "\n") {
-		if !strings.HasPrefix(line, "csi_provider_aws_mounts_total") {
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
 			continue
 		}
 		f := strings.Fields(line)
@@ -445,8 +462,5 @@ func daemonMounts(t *testing.T) float64 {
 		sum += v
 		found = true
 	}
-	if !found {
-		t.Fatalf("the daemon's /metrics has no csi_provider_aws_mounts_total")
-	}
-	return sum
+	return sum, found
 }
