@@ -138,11 +138,33 @@ func (c *valueCache) servableStale(key string) (cacheEntry, bool) {
 }
 
 func (c *valueCache) put(key string, v Value, pinned bool, confirmedAt time.Time) {
+	c.putAll([]cacheWrite{{key: key, value: v, pinned: pinned}}, confirmedAt)
+}
+
+// cacheWrite is one entry of a putAll.
+type cacheWrite struct {
+	key    string
+	value  Value
+	pinned bool
+}
+
+// putAll stores what one read learnt (values, and absences as
+// Value{Missing: true}) at once: a Mount looking up the same objects sees
+// all of them or none, so it never starts a read of its own for the part
+// it missed while the read that answered it was storing.
+func (c *valueCache) putAll(ws []cacheWrite, confirmedAt time.Time) {
 	if !c.enabled() {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for _, w := range ws {
+		c.putLocked(w.key, w.value, w.pinned, confirmedAt)
+	}
+	c.sweepLocked()
+}
+
+func (c *valueCache) putLocked(key string, v Value, pinned bool, confirmedAt time.Time) {
 	n := v.size() + len(key)
 	if c.maxBytes > 0 && n > c.maxBytes {
 		return
@@ -160,7 +182,6 @@ func (c *valueCache) put(key string, v Value, pinned bool, confirmedAt time.Time
 			break
 		}
 	}
-	c.sweepLocked()
 }
 
 // confirm records that AWS confirmed, at confirmedAt, this identity's access

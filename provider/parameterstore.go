@@ -126,13 +126,15 @@ func (r *regionRead) readParameterBatch(ctx context.Context, batch []string, byS
 			return nil, readAt, err
 		}
 		found := matchParameters(batch, out.Parameters)
+		ws := make([]cacheWrite, 0, len(batch))
 		for _, sel := range batch {
-			if v, ok := found[sel]; ok {
-				f.cache.put(keyOf(sel), v, false, readAt)
-			} else {
-				f.cache.putAbsent(keyOf(sel), readAt)
+			v, ok := found[sel]
+			if !ok {
+				v = Value{Missing: true}
 			}
+			ws = append(ws, cacheWrite{key: keyOf(sel), value: v})
 		}
+		f.cache.putAll(ws, readAt)
 		return found, readAt, nil
 	})
 	for _, s := range batch {

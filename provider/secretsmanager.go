@@ -129,16 +129,18 @@ func (r *regionRead) readBatch(ctx context.Context, api SecretsManagerAPI, chunk
 		}
 		readAt := f.opts.Clock()
 		res, err := batchGetSecrets(ctx, api, r.creds, chunk)
+		var ws []cacheWrite
 		for id, sr := range res {
 			sr.at = readAt
 			res[id] = sr
 			switch {
 			case sr.err == nil:
-				f.cache.put(r.currentKey(id, byID), sr.value, false, readAt)
+				ws = append(ws, cacheWrite{key: r.currentKey(id, byID), value: sr.value})
 			case isAbsent(sr.err):
-				f.cache.putAbsent(r.currentKey(id, byID), readAt)
+				ws = append(ws, cacheWrite{key: r.currentKey(id, byID), value: Value{Missing: true}})
 			}
 		}
+		f.cache.putAll(ws, readAt)
 		return res, readAt, err
 	})
 	if failure.IsClientFault(err) {
