@@ -13,8 +13,6 @@ import (
 	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
-	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakeaws"
-	"github.com/csi-provider-aws/csi-provider-aws/emulators/fakekube"
 	"github.com/csi-provider-aws/csi-provider-aws/internal/testkit"
 )
 
@@ -25,28 +23,8 @@ import (
 // token or a credential (docs/design.md, invariant 4).
 func TestJSONLogsAreOneObjectPerLineWithoutSecrets(t *testing.T) {
 	const marker = "SEKRIT-json-5d1e"
-	dir, err := os.MkdirTemp("", "json-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	aws := fakeaws.New()
-	if err := aws.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(aws.Close)
+	dir, aws, kc := standIns(t, "json-")
 	aws.PutSecretString("us-west-2", "db", `{"user":"app","password":"`+marker+`"}`)
-	kube := fakekube.New()
-	if err := kube.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(kube.Close)
-	kube.AddServiceAccount("team", "app", map[string]string{"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/app"})
-	kube.AddNode("node-1", map[string]string{"topology.kubernetes.io/region": "us-west-2"})
-	kc, err := kube.Kubeconfig(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cmd, out := daemonProcess(t, []string{"--provider-volume", dir, "--kubeconfig", kc, "--http-addr", "", "--node-name", "node-1",
 		"--logging-format", "json", "-v", "5"}, "AWS_ENDPOINT_URL="+aws.URL(), "AWS_REGION=")
 	sock := filepath.Join(dir, "aws.sock")

@@ -139,29 +139,9 @@ func TestStartRefusesToDeleteAFileThatIsNotASocket(t *testing.T) {
 // TestSIGTERMFinishesInFlightMountsAndRemovesTheSocket: a Mount in flight
 // when SIGTERM arrives still succeeds; then the socket is gone.
 func TestSIGTERMFinishesInFlightMountsAndRemovesTheSocket(t *testing.T) {
-	dir, err := os.MkdirTemp("", "term-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	aws := fakeaws.New()
-	if err := aws.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(aws.Close)
+	dir, aws, kc := standIns(t, "term-")
 	aws.PutSecretString("us-west-2", "slow", "value")
 	aws.Inject(fakeaws.Fault{Service: "secretsmanager", Delay: 1500 * time.Millisecond})
-	kube := fakekube.New()
-	if err := kube.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(kube.Close)
-	kube.AddServiceAccount("team", "app", map[string]string{"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/app"})
-	kube.AddNode("node-1", map[string]string{"topology.kubernetes.io/region": "us-west-2"})
-	kc, err := kube.Kubeconfig(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cmd, out := daemonProcess(t, []string{"--provider-volume", dir, "--kubeconfig", kc, "--http-addr", "", "--node-name", "node-1"},
 		"AWS_ENDPOINT_URL="+aws.URL(), "AWS_REGION=")
 	sock := filepath.Join(dir, "aws.sock")
@@ -211,4 +191,33 @@ func waitFor(t *testing.T, cond func() bool, out fmt.Stringer) {
 func attributes(ns, sa string) string {
 	return testkit.Mount{Namespace: ns, Pod: "p", UID: "uid-1", ServiceAccount: sa, Audiences: []string{"sts.amazonaws.com"},
 		Params: map[string]string{"objects": "- {objectName: slow, objectType: secretsmanager}\n"}}.Attributes()
+}
+
+// standIns starts what a daemon process needs around it: a provider
+// directory (short: unix socket names are limited), the fake AWS and a
+// Kubernetes stand-in with the node and an annotated ServiceAccount; it
+// returns the directory, the fake and the kubeconfig.
+func standIns(t *testing.T, prefix string) (dir string, aws *fakeaws.Server, kubeconfig string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	aws = fakeaws.New()
+	if err := aws.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(aws.Close)
+	kube := fakekube.New()
+	if err := kube.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(kube.Close)
+	kube.AddServiceAccount("team", "app", map[string]string{"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/app"})
+	kube.AddNode("node-1", map[string]string{"topology.kubernetes.io/region": "us-west-2"})
+	if kubeconfig, err = kube.Kubeconfig(dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir, aws, kubeconfig
 }

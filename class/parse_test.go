@@ -719,24 +719,7 @@ func runBadCases(t *testing.T, cases []badCase) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			err := runBadCase(t, tc)
-			if err == nil {
-				t.Fatalf("got no error, want one containing %q", tc.want)
-			}
-			want := tc.kind
-			if want == failure.Internal {
-				want = failure.InvalidArgument
-			}
-			if got := failure.KindOf(err); got != want {
-				t.Errorf("kind = %v, want %v (error: %v)", got, want, err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q\n  does not contain %q", err, w)
-				}
-			}
-			if tc.secret != "" && strings.Contains(err.Error(), tc.secret) {
-				t.Errorf("error %q reveals the secret value", err)
-			}
+			testkit.CheckRefusal(t, err, tc.kind, tc.want, tc.secret)
 		})
 	}
 }
